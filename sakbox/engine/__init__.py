@@ -1,0 +1,4 @@
+"""Engine: hooks, runner helpers."""
+from . import hooks  # noqa: F401
+
+__all__ = ['hooks']

@@ -1,0 +1,4 @@
+"""Evaluation."""
+from . import metrics  # noqa: F401
+
+__all__ = ['metrics']

@@ -1,0 +1,2 @@
+"""Version of sakbox."""
+__version__ = '0.1.0'
