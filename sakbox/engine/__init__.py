@@ -1,4 +1,6 @@
-"""Engine: hooks, runner helpers."""
-from . import hooks  # noqa: F401
+"""Engine: hooks, optimizer wrappers, atomic checkpoint backend."""
+from . import atomic_backend, hooks, optim_wrappers  # noqa: F401
+from .atomic_backend import AtomicLocalBackend
+from .optim_wrappers import AutocastOptimWrapper, bf16_supported
 
-__all__ = ['hooks']
+__all__ = ['AtomicLocalBackend', 'AutocastOptimWrapper', 'bf16_supported', 'hooks']

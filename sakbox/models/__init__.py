@@ -3,8 +3,17 @@
 Importing this package registers every model component in
 :data:`sakbox.registry.MODELS` (the registry does it lazily on first lookup).
 """
-from . import (adapters, data_preprocessors, decoders, distillers, losses, routers, stems,
-               teachers, utils)
+from . import (
+               adapters,
+               data_preprocessors,
+               decoders,
+               distillers,
+               losses,
+               routers,
+               stems,
+               teachers,
+               utils,
+)
 
 __all__ = ['adapters', 'data_preprocessors', 'decoders', 'distillers', 'losses', 'routers',
            'stems', 'teachers', 'utils']

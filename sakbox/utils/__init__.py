@@ -1,1 +1,4 @@
-"""Package."""
+"""Utilities."""
+from .setup_env import adapt_cfg_to_device, enable_amp, init_cpu_distributed, register_all_modules
+
+__all__ = ['adapt_cfg_to_device', 'enable_amp', 'init_cpu_distributed', 'register_all_modules']

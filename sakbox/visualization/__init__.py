@@ -1,1 +1,1 @@
-"""Package."""
+"""Visualisation."""

@@ -1,1 +1,8 @@
-"""Package."""
+"""Hooks."""
+from .iteration_seed_hook import IterationSeedHook
+from .multi_resolution_hook import MultiResolutionHook
+from .router_stats_hook import RouterStatsHook, RouterWeightAccumulator
+from .weights_only_checkpoint_hook import WeightsOnlyCheckpointHook
+
+__all__ = ['IterationSeedHook', 'MultiResolutionHook', 'RouterStatsHook', 'RouterWeightAccumulator',
+           'WeightsOnlyCheckpointHook']

@@ -1,0 +1,45 @@
+# sakbox developer entry points. Uses the active Python environment
+# (a virtualenv if one is active); override with `make PYTHON=/path/to/python`.
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+PYTEST_ARGS ?=
+DEMO_CONFIG := configs/sak/sak_vit-tiny_synthetic-nyud.py
+DEMO_WORK_DIR := work_dirs/sak_vit-tiny_synthetic-nyud
+DEMO_DATA := data/synthetic_nyud
+export HF_HUB_OFFLINE := 1
+
+.PHONY: install demo test lint clean-demo
+
+# Install what is missing: torch/torchvision only where torch is absent (an
+# existing build, e.g. CUDA, is kept), then the runtime, test and optional
+# requirements, then sakbox itself in editable mode.
+install:
+	@$(PYTHON) -c "import torch" 2>/dev/null || \
+		$(PIP) install torch==2.14.1 torchvision==0.29.1
+	@$(PYTHON) -c "import torchvision" 2>/dev/null || { \
+		echo "torch is installed but torchvision is not: install the torchvision build" \
+		     "that matches your torch (e.g. torch 2.14.1 -> torchvision 0.29.1)" >&2; exit 1; }
+	$(PIP) install -q -r requirements/runtime.txt -r requirements/tests.txt \
+		-r requirements/optional.txt
+	$(PIP) install -q --no-deps --no-build-isolation -e .
+
+$(DEMO_DATA)/gt_sets/val.txt:
+	$(PYTHON) tools/dataset_converters/make_synthetic_scenes.py --layout nyud --out $(DEMO_DATA)
+
+# Train the tiny SAK demo on synthetic NYUD-v2 on the CPU, then test it and
+# print its metrics next to two trivial predictors.
+demo: install $(DEMO_DATA)/gt_sets/val.txt
+	$(PYTHON) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_WORK_DIR)
+	$(PYTHON) tools/test.py $(DEMO_CONFIG) $$(cat $(DEMO_WORK_DIR)/last_checkpoint) \
+		--work-dir $(DEMO_WORK_DIR)/test --show-dir $(DEMO_WORK_DIR)/test/vis
+	$(PYTHON) tools/analysis_tools/trivial_baselines.py $(DEMO_CONFIG) \
+		--metrics $(DEMO_WORK_DIR)/test/metrics.json
+
+lint:
+	$(PYTHON) -m ruff check sakbox tools tests configs demo
+
+test: install lint
+	$(PYTHON) -m pytest tests -q $(PYTEST_ARGS)
+
+clean-demo:
+	rm -rf $(DEMO_WORK_DIR)

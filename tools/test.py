@@ -1,0 +1,114 @@
+"""Evaluate a trained sakbox model.
+
+Prints a metrics table and writes the metrics as JSON in the work dir.
+
+Example::
+
+    python tools/test.py configs/sak/sak_vit-tiny_synthetic-nyud.py work_dirs/x/iter_600.pth
+    bash tools/dist_test.sh configs/sak_nyud.py ckpt.pth 8 --show-dir vis
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+import time
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.dist import is_main_process  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+from sakbox.utils import adapt_cfg_to_device, init_cpu_distributed, register_all_modules  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """Parse the command line (see the module docstring)."""
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a sakbox model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save logs and the metrics JSON')
+    parser.add_argument('--out', help='save the raw predictions to this .pkl file')
+    parser.add_argument('--show-dir', help='save coloured visualisations of every task here')
+    parser.add_argument('--save-edge-png', metavar='DIR',
+                        help='write soft edge maps as 8-bit PNGs named by image id')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, e.g. test_dataloader.batch_size=2')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def build_cfg(args: argparse.Namespace) -> Config:
+    """Load the config, drop training-only parts, apply the overrides."""
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'config file not found: {args.config}')
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    # Testing never needs the teachers: do not build or load them.
+    if 'build_teachers' in cfg.model or 'teachers' in cfg.model:
+        cfg.model.build_teachers = False
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+    if args.show_dir or args.save_edge_png:
+        hooks = cfg.setdefault('custom_hooks', [])
+        hooks.append(dict(type='MultiTaskVisualizationHook', enable=args.show_dir is not None,
+                          out_dir=args.show_dir, edge_png_dir=args.save_edge_png))
+    if args.out is not None:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--out must end with .pkl, got {args.out}')
+        evaluator = cfg.test_evaluator
+        evaluator = list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]
+        evaluator.append(dict(type='DumpResults', out_file_path=args.out))
+        cfg.test_evaluator = evaluator
+    return adapt_cfg_to_device(cfg, args.launcher)
+
+
+def format_metrics(metrics: dict) -> str:
+    """Render ``{name: value}`` as an aligned two-column table."""
+    if not metrics:
+        return '(no metrics)'
+    width = max(len(k) for k in metrics)
+    lines = [f'{"metric".ljust(width)}  value', f'{"-" * width}  ------']
+    for key in sorted(metrics):
+        value = metrics[key]
+        text = f'{value:.4f}' if isinstance(value, float) else str(value)
+        lines.append(f'{key.ljust(width)}  {text}')
+    return '\n'.join(lines)
+
+
+def main(argv=None) -> dict:
+    """Entry point; returns the metrics."""
+    args = parse_args(argv)
+    register_all_modules(init_default_scope=False)
+    init_cpu_distributed(args.launcher)
+    cfg = build_cfg(args)
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+    metrics = {k: (float(v) if hasattr(v, '__float__') else v) for k, v in metrics.items()}
+    if is_main_process():
+        print(format_metrics(metrics), flush=True)
+        stamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
+        payload = dict(config=args.config, checkpoint=args.checkpoint, metrics=metrics)
+        for name in (f'metrics_{stamp}.json', 'metrics.json'):
+            with open(osp.join(cfg.work_dir, name), 'w') as f:
+                json.dump(payload, f, indent=2, default=str)
+        print(f'metrics written to {osp.join(cfg.work_dir, "metrics.json")}', flush=True)
+    return metrics
+
+
+if __name__ == '__main__':
+    main()
