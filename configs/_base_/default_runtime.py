@@ -34,7 +34,7 @@ env_cfg = dict(
 )
 
 vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
-visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer')
+visualizer = dict(type='MultiTaskVisualizer', vis_backends=vis_backends, name='visualizer')
 
 log_processor = dict(by_epoch=False, window_size=50)
 log_level = 'INFO'

@@ -1,0 +1,73 @@
+"""How each task's ground-truth map behaves under geometric transforms.
+
+Maps are resized with centre-aligned nearest neighbour
+(``cv2.INTER_NEAREST_EXACT``: unlike ``INTER_NEAREST`` it samples the same
+points as the bilinear image resize, so maps stay aligned with the image).
+Label-like maps (``semseg``, ``human_parts``, ``edge``, ``sal``) are resized
+with nearest neighbour and padded with 255; ``depth`` is resized with nearest
+neighbour (values divided by the scale), padded with 0; ``normals`` (H, W, 3)
+is resized with nearest neighbour, padded with 0 and has a component negated
+by flips. Transforms find the maps through ``results['task_fields']``.
+"""
+from typing import Dict, Iterator, Tuple
+
+import cv2
+import numpy as np
+
+#: Tasks whose map holds class indices (ignore = 255).
+LABEL_TASKS = ('semseg', 'human_parts', 'edge', 'sal')
+#: Pad value of every map (``img`` included).
+PAD_VALUES: Dict[str, float] = dict(img=0, semseg=255, human_parts=255, edge=255, sal=255,
+                                    depth=0, normals=0)
+
+
+def iter_task_maps(results: dict) -> Iterator[Tuple[str, str, np.ndarray]]:
+    """Yield ``(task, key, map)`` for each loaded task map.
+
+    Args:
+        results: Pipeline results; tasks come from ``results['task_fields']``.
+
+    Yields:
+        tuple: The task name, its results key (``gt_<task>``) and the array.
+    """
+    for task in results.get('task_fields', ()):
+        key = f'gt_{task}'
+        if key not in results:
+            raise KeyError(f'task {task!r} is listed in task_fields but results has no {key!r} '
+                           f'(image {results.get("img_path")})')
+        if task not in PAD_VALUES:
+            raise KeyError(f'no transform rules for task {task!r}; known: '
+                           f'{sorted(k for k in PAD_VALUES if k != "img")}')
+        yield task, key, results[key]
+
+
+def resize_map(task: str, arr: np.ndarray, size_hw: Tuple[int, int],
+               depth_scale: float = 1.0) -> np.ndarray:
+    """Resize one task map to ``size_hw`` with nearest neighbour.
+
+    Args:
+        task: Task name.
+        arr: (H, W) or (H, W, 3) map.
+        size_hw: Target (H, W).
+        depth_scale: Zoom factor; depth values are divided by it (zooming in by
+            ``s`` makes the scene look ``s`` times closer).
+
+    Returns:
+        np.ndarray: The resized map, same dtype.
+    """
+    h, w = size_hw
+    out = cv2.resize(arr, (w, h), interpolation=cv2.INTER_NEAREST_EXACT)
+    if task == 'depth' and depth_scale != 1.0:
+        out = out / np.float32(depth_scale)
+    return out.astype(arr.dtype, copy=False)
+
+
+def pad_map(arr: np.ndarray, size_hw: Tuple[int, int], value: float) -> np.ndarray:
+    """Pad a (H, W[, C]) array at the bottom and right to ``size_hw``."""
+    h, w = arr.shape[:2]
+    th, tw = size_hw
+    if (h, w) == (th, tw):
+        return arr
+    out = np.full((th, tw) + arr.shape[2:], value, dtype=arr.dtype)
+    out[:h, :w] = arr
+    return out

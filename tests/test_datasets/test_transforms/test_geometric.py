@@ -1,0 +1,178 @@
+"""Geometric transforms keep the image and every task map aligned, pixel-exactly."""
+import numpy as np
+import pytest
+from mmcv.transforms import Compose
+
+from sakbox.datasets.transforms import (
+    MultiTaskPad,
+    MultiTaskRandomCrop,
+    MultiTaskRandomFlip,
+    MultiTaskResize,
+    RandomRescale,
+    RandomResizedCrop,
+)
+
+from ..conftest import coordinate_sample, decode_pid
+
+H, W = 24, 36
+
+
+def assert_aligned(r, valid=None, flip=(1, 1), depth_scale=1.0, image=True):
+    """Every map (and the image) decodes to the source pixel given by semseg + parts."""
+    pid = decode_pid(r)
+    valid = np.ones(pid.shape, bool) if valid is None else valid
+    y, x = pid // W, pid % W
+    v = valid
+    np.testing.assert_allclose((r['gt_depth'] * depth_scale)[v], (pid + 1)[v], rtol=1e-5)
+    np.testing.assert_allclose(r['gt_normals'][..., 0][v] * 100 * flip[0], x[v], atol=1e-4)
+    np.testing.assert_allclose(r['gt_normals'][..., 1][v] * 100 * flip[1], y[v], atol=1e-4)
+    np.testing.assert_array_equal(r['gt_edge'][v], x[v] % 2)
+    np.testing.assert_array_equal(r['gt_sal'][v], y[v] % 2)
+    if image:
+        np.testing.assert_array_equal(r['img'][..., 0][v], x[v])
+        np.testing.assert_array_equal(r['img'][..., 1][v], y[v])
+    for key in ('gt_semseg', 'gt_human_parts', 'gt_edge', 'gt_sal', 'gt_depth', 'gt_normals'):
+        assert r[key].shape[:2] == r['img'].shape[:2] == tuple(r['img_shape'][:2]), key
+
+
+@pytest.mark.parametrize('crop', [(10, 15), (24, 36), (30, 50), 8])
+def test_random_crop(crop):
+    np.random.seed(0)
+    r = MultiTaskRandomCrop(crop_size=crop)(coordinate_sample(H, W))
+    ch, cw = (crop, crop) if isinstance(crop, int) else crop
+    assert r['img'].shape[:2] == (min(ch, H), min(cw, W))
+    assert_aligned(r)
+    pid = decode_pid(r)
+    y0, x0 = pid[0, 0] // W, pid[0, 0] % W
+    np.testing.assert_array_equal(pid, (np.mgrid[0:H, 0:W][0] * W + np.mgrid[0:H, 0:W][1])[
+        y0:y0 + r['img'].shape[0], x0:x0 + r['img'].shape[1]])
+
+
+@pytest.mark.parametrize('direction,sign', [('horizontal', (-1, 1)), ('vertical', (1, -1)),
+                                            ('diagonal', (-1, -1))])
+def test_flip_keeps_maps_aligned_and_negates_normals(direction, sign):
+    r = MultiTaskRandomFlip(prob=1, direction=direction)(coordinate_sample(H, W))
+    assert r['flip'] and r['flip_direction'] == direction
+    assert_aligned(r, flip=sign)
+    pid = decode_pid(r)
+    if direction in ('horizontal', 'diagonal'):
+        assert pid[0, 0] % W == W - 1
+    if direction in ('vertical', 'diagonal'):
+        assert pid[0, 0] // W == H - 1
+
+
+def test_no_flip_leaves_everything():
+    r = MultiTaskRandomFlip(prob=0.0)(coordinate_sample(H, W))
+    assert not r['flip'] and r['flip_direction'] is None
+    np.testing.assert_array_equal(decode_pid(r), np.arange(H * W).reshape(H, W))
+
+
+@pytest.mark.parametrize('factor', [0.5, 1.5, 2.0, 0.75])
+def test_resize_divides_depth_by_the_scale(factor):
+    t = MultiTaskResize(scale_factor=factor, interpolation='nearest')
+    r = t(coordinate_sample(H, W))
+    assert r['img'].shape[:2] == (int(H * factor), int(W * factor))
+    assert r['scale_factor'] == pytest.approx((int(W * factor) / W, int(H * factor) / H))
+    assert_aligned(r, depth_scale=factor)
+
+
+def test_resize_to_size_keeps_ratio():
+    r = MultiTaskResize(scale=(48, 100))(coordinate_sample(H, W))
+    assert r['img'].shape[:2] == (48, 72)
+    assert_aligned(r, depth_scale=2.0, image=False)
+
+
+def test_bilinear_image_stays_within_half_a_pixel_of_the_maps():
+    """Maps use centre-aligned nearest neighbour: the same sample points as the image."""
+    r = MultiTaskResize(scale_factor=1.7)(coordinate_sample(H, W))
+    pid = decode_pid(r)
+    inner = np.zeros(pid.shape, bool)
+    inner[2:-2, 2:-2] = True
+    for ch, coord in ((0, pid % W), (1, pid // W)):
+        err = np.abs(r['img'][..., ch].astype(float) - coord)[inner]
+        assert err.max() <= 1.0 and err.mean() < 0.35
+
+
+@pytest.mark.parametrize('seed', range(4))
+def test_random_rescale(seed):
+    np.random.seed(seed)
+    r = RandomRescale(ratio_range=(0.5, 2.0), interpolation='nearest')(coordinate_sample(H, W))
+    factor = float(np.mean((decode_pid(r) + 1) / r['gt_depth']))
+    assert 0.5 <= factor <= 2.0
+    assert r['img'].shape[:2] == (int(H * factor), int(W * factor))
+    assert_aligned(r, depth_scale=factor)
+
+
+def test_pad_values_and_alignment():
+    r = MultiTaskPad(size=(30, 40))(coordinate_sample(H, W))
+    assert r['pad_shape'] == (30, 40) and r['img'].shape[:2] == (30, 40)
+    assert r['img_shape'] == (H, W)  # the valid region
+    inner = np.zeros((30, 40), bool)
+    inner[:H, :W] = True
+    for key in ('gt_semseg', 'gt_human_parts', 'gt_edge', 'gt_sal'):
+        assert (r[key][~inner] == 255).all()
+    assert (r['gt_depth'][~inner] == 0).all() and (r['gt_normals'][~inner] == 0).all()
+    assert (r['img'][~inner] == 0).all()
+    sub = {k: (v[:H, :W] if isinstance(v, np.ndarray) else v) for k, v in r.items()}
+    assert_aligned(sub)
+
+
+def test_pad_to_divisor():
+    r = MultiTaskPad(size_divisor=16)(coordinate_sample(H, W))
+    assert r['img'].shape[:2] == (32, 48) == r['gt_normals'].shape[:2]
+
+
+@pytest.mark.parametrize('seed', range(3))
+def test_random_resized_crop(seed):
+    np.random.seed(seed)
+    r = RandomResizedCrop(size=(16, 20), scale=(0.2, 1.0), interpolation='nearest')(
+        coordinate_sample(H, W))
+    assert r['img'].shape[:2] == (16, 20)
+    sw, sh = r['scale_factor']
+    assert_aligned(r, depth_scale=np.sqrt(sw * sh))
+
+
+def test_random_resized_crop_plain_image():
+    np.random.seed(0)
+    r = RandomResizedCrop(size=32)(dict(img=np.zeros((50, 70, 3), np.uint8)))
+    assert r['img'].shape == (32, 32, 3)
+
+
+def test_cat_max_ratio_rejects_crops_dominated_by_one_class():
+    seg = np.zeros((100, 100), np.uint8)
+    seg[:50, :50] = 1
+
+    def balanced(ratio):
+        ok = 0
+        for seed in range(30):
+            np.random.seed(seed)
+            r = MultiTaskRandomCrop((40, 40), cat_max_ratio=ratio)(dict(
+                img=np.zeros((100, 100, 3), np.uint8), gt_semseg=seg.copy(),
+                task_fields=['semseg']))
+            _, counts = np.unique(r['gt_semseg'], return_counts=True)
+            ok += len(counts) > 1 and counts.max() / counts.sum() < 0.75
+        return ok
+
+    with_check, without = balanced(0.75), balanced(1.0)
+    assert with_check >= 27 and with_check > without + 8
+
+
+def test_full_training_chain_keeps_alignment():
+    np.random.seed(1)
+    pipe = Compose([dict(type='RandomRescale', ratio_range=(0.5, 2.0), interpolation='nearest'),
+                    dict(type='MultiTaskRandomCrop', crop_size=(20, 30)),
+                    dict(type='MultiTaskRandomFlip', prob=1.0),
+                    dict(type='MultiTaskPad', size=(20, 30))])
+    r = pipe(coordinate_sample(H, W))
+    h, w = r['img_shape']
+    sub = {k: (v[:h, :w] if isinstance(v, np.ndarray) else v) for k, v in r.items()}
+    factor = float(np.mean((decode_pid(sub) + 1) / sub['gt_depth']))
+    assert_aligned(sub, flip=(-1, 1), depth_scale=factor)
+
+
+def test_unknown_task_map_is_an_error():
+    r = coordinate_sample(H, W, tasks=('semseg',))
+    r['task_fields'].append('optical_flow')
+    r['gt_optical_flow'] = np.zeros((H, W, 2), np.float32)
+    with pytest.raises(KeyError, match='optical_flow'):
+        MultiTaskRandomFlip(prob=1.0)(r)
