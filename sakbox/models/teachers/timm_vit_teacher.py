@@ -1,0 +1,115 @@
+"""Frozen timm ViT teachers: supervised ViTs, DINOv2, CLIP (timm ports), ..."""
+from typing import List, Optional, Sequence, Tuple, Union
+
+from mmengine.logging import print_log
+from torch import Tensor
+
+from sakbox.registry import MODELS
+
+from .base_teacher import IMAGENET_MEAN_255, IMAGENET_STD_255, BaseTeacher, resolve_stats
+from .utils import load_timm_checkpoint, resolve_out_indices
+
+
+def create_timm_model(arch: str, pretrained: bool, checkpoint: Optional[str], **kwargs):
+    """Build a timm model from the hub (``pretrained``) or a local file (``checkpoint``).
+
+    A local checkpoint wins over ``pretrained`` so that offline machines never
+    reach for the hub when a file is given.
+
+    Args:
+        arch (str): timm model name (a ``.tag`` suffix selects pretrained weights).
+        pretrained (bool): Load timm's pretrained weights (needs the hub).
+        checkpoint (str, optional): Local weights file, loaded strictly.
+        **kwargs: Passed to ``timm.create_model``.
+
+    Returns:
+        nn.Module: The timm model.
+    """
+    import timm
+    if checkpoint is not None and pretrained:
+        print_log(f'{arch}: loading {checkpoint}; pretrained=True is ignored.', logger='current')
+    model = timm.create_model(arch, pretrained=pretrained and checkpoint is None, **kwargs)
+    if checkpoint is not None:
+        load_timm_checkpoint(model, checkpoint)
+    return model
+
+
+@MODELS.register_module()
+class TimmViTTeacher(BaseTeacher):
+    """Any timm plain ViT as a frozen teacher (DINOv2, CLIP ports, supervised ViTs).
+
+    Features are the outputs of blocks ``out_indices`` without the final norm
+    (as the official SAK), prefix tokens (class/register) dropped, reshaped to
+    the patch grid. The model is built with ``dynamic_img_size=True`` so any
+    input size works: position embeddings are resampled to the input's grid and
+    inputs are used at the student's resolution (a patch-14 model on a 448x576
+    crop gives a 32x41 grid, the 2 px remainder being dropped). Blocks after
+    the last output index, the final norm and the head are pruned.
+
+    Args:
+        arch (str): timm name, e.g. ``'vit_base_patch14_dinov2'``,
+            ``'vit_base_patch16_clip_384'``, ``'vit_base_patch16_384'``.
+        img_size (int | tuple, optional): Size the position embeddings are built
+            for (usually the training crop). None keeps the arch's default.
+        out_indices (Sequence[int], optional): Blocks to return; None picks the
+            official SAK blocks for the depth (12 -> 2,5,8,11; 24 -> 5,11,17,23;
+            32 -> 7,15,23,31; 40 -> 9,19,29,39).
+        pretrained (bool): Load timm's hub weights. Defaults to False.
+        checkpoint (str, optional): Local weights (timm or official
+            DINOv2/OpenAI-CLIP/OpenCLIP format, via timm's ``checkpoint_filter_fn``).
+        input_mean (Sequence[float]): Student normalisation mean, RGB 0-255.
+        input_std (Sequence[float]): Student normalisation std, RGB 0-255.
+        mean (Sequence[float], optional): Teacher mean, RGB 0-255. Defaults to
+            timm's ``pretrained_cfg['mean']`` x 255.
+        std (Sequence[float], optional): Teacher std, RGB 0-255 (same default rule).
+        model_kwargs (dict, optional): Extra ``timm.create_model`` kwargs (e.g.
+            ``depth``/``embed_dim``/``num_heads`` for tiny tests).
+    """
+
+    def __init__(self,
+                 arch: str,
+                 img_size: Optional[Union[int, Tuple[int, int]]] = None,
+                 out_indices: Optional[Sequence[int]] = None,
+                 pretrained: bool = False,
+                 checkpoint: Optional[str] = None,
+                 input_mean: Sequence[float] = IMAGENET_MEAN_255,
+                 input_std: Sequence[float] = IMAGENET_STD_255,
+                 mean: Optional[Sequence[float]] = None,
+                 std: Optional[Sequence[float]] = None,
+                 model_kwargs: Optional[dict] = None) -> None:
+        super().__init__(input_mean=input_mean, input_std=input_std)
+        if arch.split('.')[0].startswith('samvit'):
+            raise ValueError(f'{arch} is a SAM image encoder: use SAMTeacher, which applies '
+                             "SAM's resize-and-pad input rule.")
+        self.arch = arch
+        kwargs = dict(num_classes=0, dynamic_img_size=True, **(model_kwargs or {}))
+        if img_size is not None:
+            kwargs['img_size'] = img_size
+        self.model = create_timm_model(arch, pretrained, checkpoint, **kwargs)
+        if not hasattr(self.model, 'forward_intermediates') or not hasattr(self.model, 'blocks'):
+            raise TypeError(f'{arch} ({type(self.model).__name__}) is not a timm ViT with '
+                            'blocks/forward_intermediates; use TimmCNNTeacher for CNNs.')
+        out_indices = resolve_out_indices(out_indices, len(self.model.blocks))
+        self.model.prune_intermediate_layers(out_indices, prune_norm=True, prune_head=True)
+        cfg = self.model.pretrained_cfg
+        mean, std = resolve_stats(mean, std, cfg.get('mean', (0.485, 0.456, 0.406)),
+                                  cfg.get('std', (0.229, 0.224, 0.225)))
+        self.patch_size = tuple(self.model.patch_embed.patch_size)
+        self._init_teacher(mean, std, [self.model.embed_dim] * len(out_indices), out_indices)
+
+    def preprocess(self, x: Tensor) -> Tensor:
+        """Drop the bottom/right pixels beyond a multiple of the patch size.
+
+        The official SAK builds the teacher for the crop size, whose patch
+        convolution then ignores the remainder (a patch-14 teacher on 576 px sees
+        574); cropping reproduces that with a dynamic-size model.
+        """
+        h, w = x.shape[-2:]
+        ph, pw = self.patch_size
+        return x[..., :h - h % ph, :w - w % pw]
+
+    def extract_features(self, x: Tensor) -> List[Tensor]:
+        """Block outputs at ``out_indices`` as (B, C, H // p, W // p) maps."""
+        return self.model.forward_intermediates(
+            x, indices=self.out_indices, intermediates_only=True, norm=False,
+            output_fmt='NCHW')
