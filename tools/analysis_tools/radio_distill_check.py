@@ -157,7 +157,8 @@ def evaluate(model, images: torch.Tensor, batch: int = 64) -> Dict[str, Dict[str
 
 
 def train(model, photos: List[torch.Tensor], iters: int, batch: int, img_size: int,
-          lr: float = 2e-3, seed: int = 0, log_every: int = 0) -> List[float]:
+          lr: float = 2e-3, seed: int = 0, log_every: int = 0,
+          device: str = 'cpu') -> List[float]:
     """AdamW + cosine schedule on fresh random crops every step; returns the losses."""
     gen = torch.Generator().manual_seed(seed + 1)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr,
@@ -167,15 +168,15 @@ def train(model, photos: List[torch.Tensor], iters: int, batch: int, img_size: i
     model.train()
     history = []
     for it in range(iters):
-        losses = model.loss(random_crops(photos, batch, img_size, gen))
+        losses = model.loss(random_crops(photos, batch, img_size, gen).to(device))
         loss = sum(losses.values())
         opt.zero_grad()
         loss.backward()
         opt.step()
         sched.step()
-        history.append(float(loss))
+        history.append(loss.item())
         if log_every and (it + 1) % log_every == 0:
-            print(f'iter {it + 1}/{iters} loss {float(loss):.4f}', flush=True)
+            print(f'iter {it + 1}/{iters} loss {loss.item():.4f}', flush=True)
     return history
 
 
@@ -188,21 +189,21 @@ def _table(title: str, res: Dict[str, Dict[str, float]]) -> str:
 
 
 def run(student: str = 'vit', teachers: Sequence[str] = ('vit', 'clip', 'cnn'),
-        iters: int = 600, batch: int = 32, img_size: int = 64, num_heldout: int = 128,
+        iters: int = 600, batch: int = 32, img_size: int = 48, num_heldout: int = 128,
         num_phi_s: int = 512, seed: int = 0, lr: float = 2e-3, width: int = 96, depth: int = 4,
-        log_every: int = 0, out: Optional[str] = None) -> dict:
+        log_every: int = 0, out: Optional[str] = None, device: str = 'cpu') -> dict:
     """Build, measure untrained, train, measure trained; return all numbers."""
     torch.manual_seed(seed)
     train_photos, held_photos = load_photos(TRAIN_PHOTOS), load_photos(HELDOUT_PHOTOS)
     gen = torch.Generator().manual_seed(seed + 100)
-    heldout = random_crops(held_photos, num_heldout, img_size, gen)
-    model = build_model(student, teachers, img_size, width, depth, seed)
-    fit_phi_s(model, random_crops(train_photos, num_phi_s, img_size, gen))
+    heldout = random_crops(held_photos, num_heldout, img_size, gen).to(device)
+    model = build_model(student, teachers, img_size, width, depth, seed).to(device)
+    fit_phi_s(model, random_crops(train_photos, num_phi_s, img_size, gen).to(device))
     before = evaluate(model, heldout)
     t0 = time.time()
-    history = train(model, train_photos, iters, batch, img_size, lr, seed, log_every)
+    history = train(model, train_photos, iters, batch, img_size, lr, seed, log_every, device)
     after = evaluate(model, heldout)
-    result = dict(student=student, iters=iters, batch=batch, img_size=img_size,
+    result = dict(student=student, device=device, iters=iters, batch=batch, img_size=img_size,
                   train_seconds=time.time() - t0, untrained=before, trained=after,
                   final_loss=history[-1] if history else None)
     if out:
@@ -217,10 +218,11 @@ def parse_args():  # noqa: D103
     p.add_argument('--teachers', nargs='+', default=['vit', 'clip', 'cnn'])
     p.add_argument('--iters', type=int, default=600)
     p.add_argument('--batch', type=int, default=32)
-    p.add_argument('--img-size', type=int, default=64)
+    p.add_argument('--img-size', type=int, default=48)
     p.add_argument('--heldout', type=int, default=128)
     p.add_argument('--lr', type=float, default=2e-3)
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--device', default='cpu')
     p.add_argument('--out', help='write the numbers as JSON')
     return p.parse_args()
 
@@ -228,7 +230,8 @@ def parse_args():  # noqa: D103
 def main() -> None:  # noqa: D103
     args = parse_args()
     res = run(args.student, args.teachers, args.iters, args.batch, args.img_size, args.heldout,
-              seed=args.seed, lr=args.lr, log_every=max(1, args.iters // 10), out=args.out)
+              seed=args.seed, lr=args.lr, log_every=max(1, args.iters // 10), out=args.out,
+              device=args.device)
     print(_table('untrained student (held-out photos):', res['untrained']))
     print(_table(f'trained student, {res["iters"]} iters in {res["train_seconds"]:.0f}s '
                  '(held-out photos):', res['trained']))

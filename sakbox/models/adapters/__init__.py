@@ -1,1 +1,7 @@
-"""Package."""
+"""Adapters: the bottleneck adapter and the teacher-specific adapter path."""
+from .bottleneck_adapter import BottleneckAdapter, init_sak_weights
+from .radio_adaptor import RADIOMLP, RADIOAdaptorHead
+from .teacher_adapter_path import TeacherAdapterPath
+
+__all__ = ['BottleneckAdapter', 'TeacherAdapterPath', 'init_sak_weights', 'RADIOAdaptorHead',
+           'RADIOMLP']

@@ -1,1 +1,6 @@
-"""Package."""
+"""Student stems."""
+from .eradio import ERADIO
+from .radio_vit import RADIOViT
+from .sak_vit import SAKViT
+
+__all__ = ['SAKViT', 'RADIOViT', 'ERADIO']

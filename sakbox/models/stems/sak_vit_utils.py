@@ -103,5 +103,6 @@ def load_stem_checkpoint(stem: nn.Module, path: str, prefix: Optional[str] = Non
                              f'grid; cannot resample it to {tuple(vit.patch_embed.grid_size)}.')
         state_dict[key] = resample_abs_pos_embed(
             state_dict[key], list(vit.patch_embed.grid_size), [side, side],
-            num_prefix_tokens=num_prefix)
+            num_prefix_tokens=num_prefix, interpolation='bicubic',
+            antialias=False)  # as the official stage-1 -> stage-2 resampling
     load_state_dict_strict(stem, state_dict, path, allow_missing=('routers.', ))

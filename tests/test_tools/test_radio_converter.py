@@ -1,0 +1,138 @@
+"""The official-RADIO converter on a hand-made fixture with the release key layout."""
+import argparse
+import os.path as osp
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sakbox.registry import MODELS
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.join(REPO, 'tools', 'model_converters'))
+import radio_official_to_sakbox as conv  # noqa: E402
+
+sys.path.pop(0)
+C, P = 32, 8
+
+
+def _reference_model():
+    """A sakbox RADIODistiller whose weights the fixture re-expresses in official keys."""
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='RADIODistiller',
+        student=dict(type='RADIOViT', arch=dict(embed_dim=C, depth=2, num_heads=2),
+                     patch_size=P, max_img_size=64, num_cls_tokens=2, num_registers=2,
+                     feature_normalizer=True),
+        teachers=dict(clip=dict(type='Unused'), sam=dict(type='Unused')),
+        teacher_dims=dict(clip=[24], sam=[16]), build_teachers=False,
+        teacher_options=dict(clip=dict(summary_channels=20, adaptor=dict(hidden_channels=40)),
+                             sam=dict(summary_channels=12, summary_slot=1, adaptor=dict(
+                                 hidden_channels=36, upsample_factor=2))),
+        data_preprocessor=dict(type='BaseDataPreprocessor')))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+        q, _ = torch.linalg.qr(torch.randn(C, C))
+        model.student.feature_normalizer.set_stats(dict(mean=torch.randn(C), tx=2 * q))
+    return model.eval()
+
+
+def _official_layout(model) -> dict:
+    """The same weights under the release keys (base_model., _heads., ...)."""
+    sd = {}
+    for k, v in model.student.state_dict().items():
+        if k == 'patch_generator.proj.weight':
+            sd['base_model.patch_generator.embedder.weight'] = v.reshape(C, -1)
+        elif k == 'patch_generator.cls_token':
+            sd['base_model.patch_generator.cls_token.token'] = v
+        elif k.startswith('feature_normalizer.'):
+            if not k.endswith('tx_inv'):
+                sd['_feature_normalizer.' + k.split('.')[1]] = v
+        else:
+            sd['base_model.' + k] = v
+    for name, idx in (('clip', 0), ('sam', 1)):
+        head = model.adaptors[name]
+        for k, v in head.summary_mlp.state_dict().items():
+            sd[f'_heads.{idx}.{k}'] = v  # by index, as older releases
+        for k, v in head.feature_mlp.state_dict().items():
+            sd[f'_feature_projections.{name}.{k}'] = v  # by name
+    sd['input_conditioner.norm_mean'] = torch.tensor([0.5, 0.4, 0.3]).view(3, 1, 1)
+    sd['input_conditioner.norm_std'] = torch.tensor([0.2, 0.25, 0.3]).view(3, 1, 1)
+    args = argparse.Namespace(
+        model='vit_tiny_patch16_224', cls_token_per_teacher=True,
+        teachers=[dict(name='clip'), dict(name='sam', fd_upsample_factor=2, use_summary=False)])
+    return dict(args=args, state_dict={k: v.half() for k, v in sd.items()})
+
+
+def test_roundtrip_through_official_layout(tmp_path):
+    ref = _reference_model()
+    src = tmp_path / 'radio_official.pth.tar'
+    torch.save(_official_layout(ref), src)
+    out = conv.convert(conv.load_official(str(src)))  # weights_only load of Namespace args
+    cfg = out['meta']['radio_config']
+    assert cfg['student']['num_cls_tokens'] == 2 and cfg['student']['num_registers'] == 2
+    assert cfg['student']['arch']['embed_dim'] == C and cfg['student']['arch']['depth'] == 2
+    assert cfg['teachers']['sam']['summary_slot'] == 1
+    assert cfg['teachers']['sam']['adaptor']['upsample_factor'] == 2
+    assert cfg['teachers']['sam']['feature_channels'] == 16
+    torch.testing.assert_close(torch.tensor(cfg['data_preprocessor']['std']),
+                               torch.tensor([51.0, 63.75, 76.5]), atol=0.1, rtol=0)
+    student = dict(cfg['student'], arch=dict(cfg['student']['arch'], num_heads=2))
+    model = MODELS.build(dict(
+        type='RADIODistiller', student=student,
+        teachers=dict(clip=dict(type='Unused'), sam=dict(type='Unused')),
+        teacher_dims={n: [o['feature_channels']] for n, o in cfg['teachers'].items()},
+        teacher_options={n: {k: v for k, v in o.items() if k != 'feature_channels'}
+                         for n, o in cfg['teachers'].items()},
+        build_teachers=False, data_preprocessor=dict(type='BaseDataPreprocessor')))
+    model.load_state_dict(out['state_dict'], strict=True)
+    model.eval()
+    x = torch.randn(2, 3, 24, 40)
+    a, b = ref.extract_feat(x), model.extract_feat(x)
+    # fp16 storage in the fixture: compare at half precision
+    torch.testing.assert_close(b['features'], a['features'], atol=0.05, rtol=0.02)
+    for name in ('clip', 'sam'):
+        for kind in ('summary', 'features'):
+            torch.testing.assert_close(b['adaptors'][name][kind], a['adaptors'][name][kind],
+                                       atol=0.05, rtol=0.02)
+
+
+def test_spectral_reparametrisation_is_realised():
+    torch.manual_seed(0)
+    w = torch.randn(6, 4)
+    u, v = F.normalize(torch.randn(6), dim=0), F.normalize(torch.randn(4), dim=0)
+    scale = torch.tensor([[0.7]])
+    sd = {'lin.parametrizations.weight.original': w, 'lin.bias': torch.zeros(6),
+          'lin.parametrizations.weight.0._u': u, 'lin.parametrizations.weight.0._v': v,
+          'lin.parametrizations.weight.0.scale': scale,
+          'lin.parametrizations.weight.0._sn_version': torch.tensor(2)}
+    out = conv.realize_parametrizations(sd, eps=1e-6, power_iterations=1)
+    assert set(out) == {'lin.weight', 'lin.bias'}
+    u1 = F.normalize(w.double() @ v.double(), dim=0)
+    v1 = F.normalize(w.double().T @ u1, dim=0)
+    sigma = u1 @ w.double() @ v1 + 1e-6
+    ref = w.double() * (F.softplus(torch.tensor(0.7, dtype=torch.float64)) + 0.05) / sigma
+    torch.testing.assert_close(out['lin.weight'].double(), ref, rtol=1e-5, atol=1e-6)
+    # chunked qkv: the value part (index 2) is left as is when it has no re-weighting
+    qkv = torch.randn(6, 4)
+    sd = {'attn.qkv.parametrizations.weight.original': qkv}
+    for j in range(2):
+        sd.update({f'attn.qkv.parametrizations.weight.0.parts.{j}._u': F.normalize(
+            torch.randn(2), dim=0), f'attn.qkv.parametrizations.weight.0.parts.{j}._v':
+            F.normalize(torch.randn(4), dim=0),
+            f'attn.qkv.parametrizations.weight.0.parts.{j}.scale': torch.tensor([[1.0]])})
+    out = conv.realize_parametrizations(sd)
+    torch.testing.assert_close(out['attn.qkv.weight'][4:], qkv[4:])
+    assert not torch.allclose(out['attn.qkv.weight'][:2], qkv[:2])
+
+
+def test_unsupported_layouts():
+    with pytest.raises(NotImplementedError, match='DINOv2-wrapper'):
+        conv.convert_backbone({'inner.blocks.0.x': torch.zeros(1)}, argparse.Namespace(), 2)
+    with pytest.raises(KeyError, match="no adaptor heads for teacher 'dino'"):
+        conv.convert(dict(args=argparse.Namespace(teachers=[dict(name='clip'), dict(name='sam'),
+                                                            dict(name='dino')]),
+                          state_dict=_official_layout(_reference_model())['state_dict']),
+                     teachers=['dino'], num_heads=2)
