@@ -20,6 +20,7 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from sakbox.apis import prepare_model_cfg_for_test  # noqa: E402
 from sakbox.utils import adapt_cfg_to_device, init_cpu_distributed, register_all_modules  # noqa: E402
 
 
@@ -52,9 +53,9 @@ def build_cfg(args: argparse.Namespace) -> Config:
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
-    # Testing never needs the teachers: do not build or load them.
-    if 'build_teachers' in cfg.model or 'teachers' in cfg.model:
-        cfg.model.build_teachers = False
+    # Testing never needs the teachers (they are neither built nor loaded) nor
+    # any initialisation weights (hub or stage-1 files): the checkpoint has all.
+    prepare_model_cfg_for_test(cfg.model, has_checkpoint=True)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:

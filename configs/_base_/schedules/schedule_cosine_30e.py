@@ -14,7 +14,3 @@ param_scheduler = [
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=30, val_interval=1)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    checkpoint=dict(by_epoch=True, interval=1, max_keep_ckpts=3),
-    logger=dict(log_metric_by_epoch=True))
-log_processor = dict(by_epoch=True)

@@ -1,5 +1,7 @@
 # SAK stage-2 schedule: AdamW, poly (power 0.9) decay over 40k iterations,
-# gradient clipping at 10, validation and checkpoints every 4k iterations.
+# gradient clipping at 10, validation every 4k iterations. (Checkpoint and
+# logger intervals live in the runtime config / the full config: MMEngine
+# refuses a key set by two `_base_` files.)
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=2e-5, weight_decay=1e-6, betas=(0.9, 0.999)),
@@ -11,4 +13,3 @@ param_scheduler = [
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=40000, val_interval=4000)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-default_hooks = dict(checkpoint=dict(by_epoch=False, interval=4000))

@@ -2,7 +2,9 @@
 from .iteration_seed_hook import IterationSeedHook
 from .multi_resolution_hook import MultiResolutionHook
 from .router_stats_hook import RouterStatsHook, RouterWeightAccumulator
+from .visualization_hook import MultiTaskVisualizationHook
 from .weights_only_checkpoint_hook import WeightsOnlyCheckpointHook
 
-__all__ = ['IterationSeedHook', 'MultiResolutionHook', 'RouterStatsHook', 'RouterWeightAccumulator',
+__all__ = ['MultiTaskVisualizationHook',
+           'IterationSeedHook', 'MultiResolutionHook', 'RouterStatsHook', 'RouterWeightAccumulator',
            'WeightsOnlyCheckpointHook']

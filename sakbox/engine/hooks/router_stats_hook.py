@@ -69,6 +69,9 @@ class RouterWeightAccumulator:
         """A text table: one row per ``task.level``, one column per expert."""
         if not means:
             return '(no router weights recorded)'
+        tasks = list(dict.fromkeys(k.partition('.')[0] for k in means))
+        means = OrderedDict(sorted(means.items(), key=lambda kv: (
+            tasks.index(kv[0].partition('.')[0]), _level(kv[0]))))
         width = max(len(k) for k in means)
         n = max(len(m) for m in means.values())
         names = _names(expert_names, n)
@@ -77,6 +80,12 @@ class RouterWeightAccumulator:
         for key, m in means.items():
             lines.append(key.ljust(width) + ' ' + ' '.join(f'{v:{col}.3f}' for v in m.tolist()))
         return '\n'.join(lines)
+
+
+def _level(key: str) -> int:
+    level = key.partition('.')[2]
+    digits = ''.join(c for c in level if c.isdigit())
+    return int(digits) if digits else 0
 
 
 def _names(expert_names: Sequence[str], n: int) -> List[str]:

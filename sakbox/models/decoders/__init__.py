@@ -1,1 +1,7 @@
-"""Package."""
+"""Dense task heads."""
+from .base_head import BaseDecodeHead
+from .dpt_head import DPTHead
+from .linear_head import LinearHead
+from .sak_head import SAKHead
+
+__all__ = ['BaseDecodeHead', 'SAKHead', 'LinearHead', 'DPTHead']

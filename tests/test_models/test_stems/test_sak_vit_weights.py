@@ -42,14 +42,20 @@ def test_stage1_checkpoint_into_stage2_with_other_size(tmp_path):
     from timm.layers import resample_abs_pos_embed
     stage1, path = _save_stage1(tmp_path, img_size=32)
     stage2 = build(img_size=(32, 48), tasks=['semseg'], checkpoint=path)
-    expected = resample_abs_pos_embed(stage1.vit.pos_embed, [2, 3], [2, 2])
+    # Bicubic without antialiasing, as the official stage-1 -> stage-2 update.
+    expected = resample_abs_pos_embed(stage1.vit.pos_embed, [2, 3], [2, 2],
+                                      interpolation='bicubic', antialias=False)
     torch.testing.assert_close(stage2.vit.pos_embed, expected)
     for k, v in stage1.state_dict().items():
         if k != 'vit.pos_embed':
             assert torch.equal(stage2.state_dict()[k], v), k
     x = torch.randn(1, 3, 32, 48)
     stage1.eval(), stage2.eval()
-    torch.testing.assert_close(stage1(x)['distill']['sam'][2], stage2(x)['distill']['sam'][2])
+    # stage 1 resamples on the fly (timm: bicubic with antialiasing), stage 2
+    # was resampled at load time without antialiasing (official rule): the
+    # features agree closely but not exactly.
+    torch.testing.assert_close(stage1(x)['distill']['sam'][2], stage2(x)['distill']['sam'][2],
+                               atol=2e-3, rtol=0)
 
 
 def test_init_cfg_pretrained_and_init_weights_keeps_weights(tmp_path):

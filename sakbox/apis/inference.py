@@ -1,0 +1,187 @@
+"""Build a trained model without teachers and run it on images."""
+import copy
+import os.path as osp
+from pathlib import Path
+from typing import List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+from mmengine.config import Config, ConfigDict
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.registry import DefaultScope
+from mmengine.runner.checkpoint import _load_checkpoint
+
+from sakbox.registry import MODELS
+from sakbox.structures import MultiTaskDataSample
+
+ImageType = Union[str, Path, np.ndarray]
+#: Pipeline steps that only prepare ground truth; inference drops them.
+GT_ONLY_TRANSFORMS = ('LoadMultiTaskAnnotations', 'AddIgnoreRegions')
+#: Image loaders that an in-memory array replaces.
+IMAGE_LOADERS = ('LoadImageFromFile', 'mmcv.LoadImageFromFile')
+
+
+def prepare_model_cfg_for_test(model_cfg: Union[dict, ConfigDict],
+                               has_checkpoint: bool = True) -> Union[dict, ConfigDict]:
+    """Adapt a model config for evaluation / inference, in place.
+
+    Teachers are not built (``build_teachers = build_teachers_for_test``,
+    default False). With a checkpoint to load, initialisation from other
+    weights is switched off: the model's ``init_cfg``, and the student's
+    ``pretrained`` / ``checkpoint`` / ``vit_checkpoint`` / ``init_cfg`` where
+    the config sets them (no hub access, no stage-1 file needed).
+
+    Args:
+        model_cfg (dict): The ``model`` config.
+        has_checkpoint (bool): Whether trained weights will be loaded.
+
+    Returns:
+        dict: ``model_cfg``.
+    """
+    if 'teachers' in model_cfg or 'build_teachers' in model_cfg:
+        model_cfg['build_teachers'] = bool(model_cfg.get('build_teachers_for_test', False))
+    if has_checkpoint:
+        model_cfg.pop('init_cfg', None)
+        student = model_cfg.get('student')
+        if isinstance(student, dict):
+            if 'pretrained' in student:
+                student['pretrained'] = False
+            for key in ('checkpoint', 'vit_checkpoint', 'init_cfg'):
+                if student.get(key) is not None:
+                    student[key] = None
+    return model_cfg
+
+
+def load_model_weights(model: nn.Module, checkpoint: str) -> None:
+    """Load a checkpoint strictly; name the keys that do not fit.
+
+    ``teachers.*`` keys are dropped by the distillers; ``module.`` prefixes
+    (DDP) are stripped.
+
+    Args:
+        model (nn.Module): Target model.
+        checkpoint (str): Path or URL of an MMEngine checkpoint or a state dict.
+
+    Raises:
+        KeyError: Listing missing and unexpected keys.
+    """
+    ckpt = _load_checkpoint(checkpoint, map_location='cpu')
+    state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
+    state_dict = {(k[7:] if k.startswith('module.') else k): v for k, v in state_dict.items()}
+    result = model.load_state_dict(state_dict, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        def fmt(keys):
+            return ', '.join(keys[:10]) + (f' ... ({len(keys)} in all)' if len(keys) > 10 else '')
+        raise KeyError(
+            f'checkpoint {checkpoint} does not fit {type(model).__name__}: '
+            f'missing keys: [{fmt(result.missing_keys)}]; '
+            f'unexpected keys: [{fmt(result.unexpected_keys)}]')
+
+
+def init_model(config: Union[str, Path, Config],
+               checkpoint: Optional[str] = None,
+               device: str = 'cpu',
+               cfg_options: Optional[dict] = None) -> nn.Module:
+    """Build a model from a config, without teachers, and load a checkpoint.
+
+    Args:
+        config (str | Path | Config): Config file or object.
+        checkpoint (str, optional): Trained weights; None keeps the init.
+        device (str): Device to put the model on. Default: ``'cpu'``.
+        cfg_options (dict, optional): Overrides merged into the config.
+
+    Returns:
+        nn.Module: The model in eval mode, with the config as ``model.cfg``.
+    """
+    if isinstance(config, (str, Path)):
+        cfg = Config.fromfile(str(config))
+    elif isinstance(config, Config):
+        cfg = copy.deepcopy(config)
+    else:
+        raise TypeError(f'config must be a path or a Config, got {type(config).__name__}')
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    prepare_model_cfg_for_test(cfg.model, checkpoint is not None)
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'sakbox')):
+        model = MODELS.build(cfg.model)
+    if checkpoint is not None:
+        load_model_weights(model, checkpoint)
+    model.cfg = cfg
+    model.to(device)
+    model.eval()
+    return model
+
+
+def _test_pipeline_cfg(cfg: Config) -> List[dict]:
+    if cfg.get('test_pipeline') is not None:
+        return copy.deepcopy(list(cfg.test_pipeline))
+    for key in ('test_dataloader', 'val_dataloader'):
+        loader = cfg.get(key)
+        if loader and loader.get('dataset', {}).get('pipeline') is not None:
+            return copy.deepcopy(list(loader.dataset.pipeline))
+    raise KeyError('the config has no test_pipeline and no test/val dataloader pipeline')
+
+
+def build_inference_pipeline(cfg: Config, from_array: bool = False) -> Compose:
+    """The config's test pipeline without ground-truth steps.
+
+    Args:
+        cfg (Config): A full config.
+        from_array (bool): Inputs are in-memory arrays: drop the image loader.
+
+    Returns:
+        Compose: A callable mapping a results dict to packed inputs.
+    """
+    steps = []
+    for step in _test_pipeline_cfg(cfg):
+        kind = str(step.get('type', ''))
+        if kind in GT_ONLY_TRANSFORMS or 'Annotation' in kind:
+            continue
+        if from_array and kind in IMAGE_LOADERS:
+            continue
+        steps.append(step)
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'sakbox')):
+        return Compose(steps)
+
+
+def inference_model(model: nn.Module, img: Union[ImageType, Sequence[ImageType]]
+                    ) -> Union[MultiTaskDataSample, List[MultiTaskDataSample]]:
+    """Predict every task of ``model`` on one image or a list of images.
+
+    Args:
+        model (nn.Module): A model from :func:`init_model` (needs ``model.cfg``).
+        img (str | Path | np.ndarray | list): Image file(s), or BGR uint8
+            array(s) (H, W, 3) as loaded by mmcv.
+
+    Returns:
+        MultiTaskDataSample | List[MultiTaskDataSample]: ``pred_<task>`` at
+        the original image size (one sample, or a list for a list input).
+    """
+    cfg = getattr(model, 'cfg', None)
+    if cfg is None:
+        raise AttributeError('inference_model needs model.cfg; build the model with init_model')
+    single = not isinstance(img, (list, tuple))
+    imgs = [img] if single else list(img)
+    if not imgs:
+        return []
+    from_array = isinstance(imgs[0], np.ndarray)
+    if any(isinstance(i, np.ndarray) != from_array for i in imgs):
+        raise TypeError('inference_model: mix of arrays and paths; give one kind')
+    pipeline = build_inference_pipeline(cfg, from_array)
+    data = []
+    for i, item in enumerate(imgs):
+        if from_array:
+            if item.ndim != 3 or item.shape[2] != 3:
+                raise ValueError(f'image {i}: expected a (H, W, 3) BGR array, got {item.shape}')
+            results = dict(img=item, img_shape=item.shape[:2], ori_shape=item.shape[:2],
+                           img_path=None, img_id=str(i))
+        else:
+            path = str(item)
+            if not osp.isfile(path):
+                raise FileNotFoundError(f'image not found: {path}')
+            results = dict(img_path=path, img_id=osp.splitext(osp.basename(path))[0])
+        data.append(pipeline(results))
+    with torch.no_grad():
+        samples = model.test_step(pseudo_collate(data))
+    return samples[0] if single else samples

@@ -1,0 +1,266 @@
+"""Stage 2 of SAK: multi-task learning with multi-teacher distillation."""
+import copy
+import inspect
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmengine.structures import PixelData
+from torch import Tensor
+
+from sakbox.registry import MODELS
+from sakbox.structures import MultiTaskDataSample
+
+from ..utils import TASK_POSTPROCESS, postprocess_logits, resize_logits, stack_task_gt
+from .base_distiller import BaseDistiller, ConfigType
+
+
+@MODELS.register_module()
+class MultiTaskDistiller(BaseDistiller):
+    """SAK stage 2: student stem + routers + per-task heads, distilled from teachers.
+
+    ``loss``: ``sum_t w_t * L_t + alpha * sum_{teacher, level} L_distill``
+    returned as a flat dict (``loss_<task>`` already weighted by the task
+    loss's ``loss_weight``; ``loss_distill_<teacher>_l<level>`` by alpha).
+    ``predict``: per-task predictions at each sample's ``ori_shape`` (padding
+    cropped with ``img_shape``, then bilinear resize of the logits).
+    ``tensor``: per-task logits at the (padded) input size.
+
+    The router weights of the last forward are kept in
+    :attr:`last_router_weights` (``{'<task>.level<i>': (B, 1 + T)}``, experts
+    in :attr:`expert_names` order) for :class:`RouterStatsHook`.
+
+    Args:
+        student (dict): Stem config (e.g. ``SAKViT``); ``teacher_dims`` and
+            ``tasks`` are filled in.
+        decode_heads (dict): One head config for every task, or a dict
+            ``{task: head config}``. ``num_classes`` is filled from
+            ``task_channels``; ``in_channels`` (and ``num_levels``) from the
+            stem's ``embed_dims`` (``out_indices``) when missing.
+        task_losses (Dict[str, dict]): ``{task: loss config}`` with the task's
+            weight as ``loss_weight``.
+        tasks (Sequence[str]): Tasks to learn, e.g. ``['semseg', 'depth']``.
+        task_channels (Dict[str, int]): Output channels per task.
+        teachers (Dict[str, dict], optional): Teacher configs by name.
+        distill_loss (dict): Per-level distillation loss config.
+        distill_weight (float): alpha. Default: 1.0.
+        teacher_loss_weights (Dict[str, float], optional): Per-teacher weights.
+        data_preprocessor (dict | nn.Module, optional): Data preprocessor.
+        build_teachers (bool): Build the teachers (training). Default: True.
+        build_teachers_for_test (bool): What ``init_model`` / test-time
+            builds use for ``build_teachers``. Default: False.
+        save_teachers (bool): Keep teacher weights in checkpoints. Default: False.
+        teacher_dims (dict, optional): Teacher widths when not built.
+        teacher_init_seed (int, optional): Seed for random teachers.
+        align_corners (bool): For the logits resizes. Default: False.
+        init_cfg (dict | list, optional): MMEngine init config.
+    """
+
+    def __init__(self,
+                 student: dict,
+                 decode_heads: dict,
+                 task_losses: Dict[str, dict],
+                 tasks: Sequence[str],
+                 task_channels: Dict[str, int],
+                 teachers: Optional[Dict[str, dict]] = None,
+                 distill_loss: dict = dict(type='FeatureDistillLoss'),
+                 distill_weight: float = 1.0,
+                 teacher_loss_weights: Optional[Dict[str, float]] = None,
+                 data_preprocessor: Optional[ConfigType] = None,
+                 build_teachers: bool = True,
+                 build_teachers_for_test: bool = False,
+                 save_teachers: bool = False,
+                 teacher_dims: Optional[dict] = None,
+                 teacher_init_seed: Optional[int] = None,
+                 align_corners: bool = False,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+        super().__init__(student=student, teachers=teachers, distill_loss=distill_loss,
+                         distill_weight=distill_weight,
+                         teacher_loss_weights=teacher_loss_weights,
+                         data_preprocessor=data_preprocessor, build_teachers=build_teachers,
+                         save_teachers=save_teachers, teacher_dims=teacher_dims,
+                         teacher_init_seed=teacher_init_seed, init_cfg=init_cfg)
+        self.tasks = self._check_tasks(tasks, task_channels, task_losses)
+        self.task_channels = {t: int(task_channels[t]) for t in self.tasks}
+        self.build_teachers_for_test = build_teachers_for_test
+        self.align_corners = align_corners
+
+        student = copy.deepcopy(dict(student))
+        student['teacher_dims'] = copy.deepcopy(self.teacher_dims)
+        student['tasks'] = list(self.tasks)
+        self.student = MODELS.build(student)
+
+        self.decode_heads = nn.ModuleDict(
+            {t: MODELS.build(self._head_cfg(decode_heads, t)) for t in self.tasks})
+        self._head_takes_size = {
+            t: 'input_size' in inspect.signature(h.forward).parameters
+            for t, h in self.decode_heads.items()}
+        self.task_losses = nn.ModuleDict({t: MODELS.build(task_losses[t]) for t in self.tasks})
+        self.last_router_weights: Dict[str, Tensor] = {}
+
+    # ------------------------------------------------------------------ building
+    @staticmethod
+    def _check_tasks(tasks: Sequence[str], task_channels: Dict[str, int],
+                     task_losses: Dict[str, dict]) -> List[str]:
+        tasks = list(tasks)
+        if not tasks or len(set(tasks)) != len(tasks):
+            raise ValueError(f'tasks must be a non-empty list without repeats, got {tasks}')
+        for t in tasks:
+            if t not in TASK_POSTPROCESS:
+                raise KeyError(f'unknown task {t!r}; known tasks: {sorted(TASK_POSTPROCESS)}')
+            if t not in task_channels:
+                raise KeyError(f'task {t!r} has no entry in task_channels '
+                               f'({sorted(task_channels)})')
+            if t not in task_losses:
+                raise KeyError(f'task {t!r} has no entry in task_losses ({sorted(task_losses)})')
+        extra = set(task_losses) - set(tasks)
+        if extra:
+            raise KeyError(f'task_losses has entries for tasks not in `tasks`: {sorted(extra)}')
+        return tasks
+
+    def _head_cfg(self, decode_heads: dict, task: str) -> dict:
+        if 'type' in decode_heads:
+            cfg = copy.deepcopy(dict(decode_heads))
+        elif task in decode_heads:
+            cfg = copy.deepcopy(dict(decode_heads[task]))
+        else:
+            raise KeyError(f'decode_heads has no config for task {task!r}; give one shared '
+                           f'head config (with `type`) or one per task ({sorted(decode_heads)})')
+        channels = self.task_channels[task]
+        if cfg.get('num_classes', channels) != channels:
+            raise ValueError(f'decode head of task {task!r} has num_classes='
+                             f'{cfg["num_classes"]} but task_channels[{task!r}]={channels}')
+        cfg['num_classes'] = channels
+        if 'in_channels' not in cfg:
+            cfg['in_channels'] = self._stem_width(task)
+        if 'num_levels' not in cfg and hasattr(self.student, 'out_indices'):
+            cfg['num_levels'] = len(self.student.out_indices)
+        return cfg
+
+    def _stem_width(self, task: str) -> int:
+        """The stem's task-feature width (``embed_dims``: int or one per level)."""
+        width = getattr(self.student, 'embed_dims', getattr(self.student, 'embed_dim', None))
+        if isinstance(width, (list, tuple)):
+            if len(set(width)) != 1:
+                raise ValueError(f'the stem levels have different widths {list(width)}; give '
+                                 f'decode head of task {task!r} an explicit `in_channels`')
+            width = width[0]
+        if width is None:
+            raise KeyError(f'decode head of task {task!r} needs `in_channels` (the stem '
+                           'exposes no `embed_dims`)')
+        return int(width)
+
+    # ------------------------------------------------------------------- forward
+    def forward(self, inputs: Tensor, data_samples: Optional[List] = None,
+                mode: str = 'tensor'):
+        """Dispatch to :meth:`loss`, :meth:`predict` or :meth:`_forward`.
+
+        Args:
+            inputs (Tensor): Normalised, padded batch (B, 3, H, W).
+            data_samples (List[MultiTaskDataSample], optional): Samples.
+            mode (str): ``'loss'``, ``'predict'`` or ``'tensor'``.
+        """
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._forward(inputs, data_samples)
+        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
+
+    def extract_feat(self, inputs: Tensor) -> dict:
+        """Run the stem; record the router weights.
+
+        Args:
+            inputs (Tensor): (B, 3, H, W).
+
+        Returns:
+            dict: The stem's outputs (``distill``, ``task_feats``, ...).
+        """
+        out = self.student(inputs)
+        if 'task_feats' not in out:
+            raise KeyError(f'the student {type(self.student).__name__} returned no '
+                           f'`task_feats` (keys: {sorted(out)}); was it built with tasks?')
+        self.last_router_weights = OrderedDict(
+            (k, (w.flatten(2).mean(-1) if w.dim() > 2 else w).detach())
+            for k, w in out.get('router_weights', {}).items())
+        return out
+
+    def decode(self, task_feats: Dict[str, Sequence[Tensor]],
+               input_size: Tuple[int, int]) -> Dict[str, Tensor]:
+        """Run every head and resize its logits to ``input_size``.
+
+        Args:
+            task_feats (Dict[str, Sequence[Tensor]]): Per task, its levels.
+            input_size (Tuple[int, int]): (H, W) of the (padded) input.
+
+        Returns:
+            Dict[str, Tensor]: Per task, logits (B, K_t, H, W).
+        """
+        logits = OrderedDict()
+        for task in self.tasks:
+            if task not in task_feats:
+                raise KeyError(f'the student returned no features for task {task!r}; it has '
+                               f'{sorted(task_feats)}')
+            head = self.decode_heads[task]
+            feats = task_feats[task]
+            out = head(feats, input_size=input_size) if self._head_takes_size[task] \
+                else head(feats)
+            logits[task] = resize_logits(out, input_size, self.align_corners)
+        return logits
+
+    def _forward(self, inputs: Tensor, data_samples=None) -> Dict[str, Tensor]:
+        """Raw per-task logits (B, K_t, H, W) at the input size."""
+        out = self.extract_feat(inputs)
+        return self.decode(out['task_feats'], inputs.shape[-2:])
+
+    def loss(self, inputs: Tensor, data_samples: List) -> Dict[str, Tensor]:
+        """Task losses + distillation losses.
+
+        Args:
+            inputs (Tensor): (B, 3, H, W).
+            data_samples (List[MultiTaskDataSample]): With ``gt_<task>``.
+
+        Returns:
+            Dict[str, Tensor]: ``loss_<task>`` and ``loss_distill_<teacher>_l<i>``.
+        """
+        if data_samples is None:
+            raise ValueError('MultiTaskDistiller.loss needs data_samples with ground truth')
+        size = tuple(inputs.shape[-2:])
+        out = self.extract_feat(inputs)
+        logits = self.decode(out['task_feats'], size)
+        losses = OrderedDict()
+        for task in self.tasks:
+            gt = stack_task_gt(data_samples, task, size).to(inputs.device)
+            losses[f'loss_{task}'] = self.task_losses[task](logits[task], gt)
+        if self.teacher_names and self.distill_weight > 0:
+            losses.update(self.distill_losses(out['distill'], self.forward_teachers(inputs)))
+        return losses
+
+    @torch.no_grad()
+    def predict(self, inputs: Tensor, data_samples: Optional[List] = None) -> List:
+        """Predict every task at each sample's original size.
+
+        Args:
+            inputs (Tensor): (B, 3, H, W).
+            data_samples (List[MultiTaskDataSample], optional): Samples with
+                ``img_shape`` / ``ori_shape``; created when None.
+
+        Returns:
+            List[MultiTaskDataSample]: The samples with ``pred_<task>`` added
+            (see :class:`MultiTaskDataSample` for shapes and dtypes).
+        """
+        H, W = inputs.shape[-2:]
+        logits = self._forward(inputs)
+        if data_samples is None:
+            data_samples = [MultiTaskDataSample(metainfo=dict(img_shape=(H, W), ori_shape=(H, W)))
+                            for _ in range(inputs.shape[0])]
+        for i, sample in enumerate(data_samples):
+            h, w = tuple(sample.metainfo.get('img_shape', (H, W)))[:2]
+            ori = tuple(sample.metainfo.get('ori_shape', (h, w)))[:2]
+            for task in self.tasks:
+                x = resize_logits(logits[task][i:i + 1, :, :h, :w], ori, self.align_corners)
+                pred = postprocess_logits(task, x)[0]
+                sample.set_field(PixelData(data=pred), f'pred_{task}', dtype=PixelData)
+        return data_samples

@@ -1,0 +1,111 @@
+"""Stack per-sample task ground truth into padded batch tensors."""
+from typing import Dict, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+#: Tasks whose ground truth is a label map (int64, 255 = ignore).
+LABEL_TASKS: Tuple[str, ...] = ('semseg', 'human_parts', 'edge', 'sal')
+#: Tasks whose ground truth is a float map (invalid = 0 / zero vector).
+REGRESSION_TASKS: Tuple[str, ...] = ('depth', 'normals')
+#: Number of ground-truth channels per known task.
+GT_CHANNELS: Dict[str, int] = dict(
+    semseg=1, human_parts=1, edge=1, sal=1, depth=1, normals=3)
+#: The ignore value of label maps.
+IGNORE_INDEX = 255
+
+
+def gt_pad_value(task: str, dtype: Optional[torch.dtype] = None) -> float:
+    """Return the value that marks padded / missing ground truth of ``task``.
+
+    Label tasks pad with 255 (ignore), depth with 0 (``<= 0`` is invalid) and
+    normals with the zero vector (invalid). Unknown tasks are decided by
+    ``dtype``: integer maps pad with 255, float maps with 0.
+
+    Args:
+        task (str): Task name.
+        dtype (torch.dtype, optional): dtype of the ground truth.
+
+    Returns:
+        float: The pad value.
+    """
+    if task in LABEL_TASKS:
+        return IGNORE_INDEX
+    if task in REGRESSION_TASKS:
+        return 0
+    if dtype is not None and not dtype.is_floating_point:
+        return IGNORE_INDEX
+    return 0
+
+
+def stack_task_gt(data_samples: Sequence, task: str,
+                  size: Tuple[int, int]) -> Tensor:
+    """Pad every sample's ``gt_<task>`` to ``size`` and stack them.
+
+    Padding goes to the bottom and right, like the image padding of the data
+    preprocessor. A sample without ``gt_<task>`` becomes an all-invalid map so
+    that it does not contribute to the loss.
+
+    Args:
+        data_samples (Sequence[MultiTaskDataSample]): Samples of the batch.
+        task (str): Task name, e.g. ``'semseg'``.
+        size (Tuple[int, int]): The padded batch input size (H, W).
+
+    Returns:
+        Tensor: (B, C, H, W); int64 for label tasks, float32 for depth/normals.
+
+    Raises:
+        KeyError: If no sample has ``gt_<task>``.
+        ValueError: If a sample's map is larger than ``size`` or has an
+            unexpected number of dimensions.
+    """
+    H, W = int(size[0]), int(size[1])
+    key = f'gt_{task}'
+    present = [s.get(key).data for s in data_samples if key in s]
+    if not present:
+        raise KeyError(f'no data sample in the batch has {key!r}; '
+                       f'the first one has {sorted(data_samples[0].keys())}')
+    ref = present[0]
+    ref = ref if ref.dim() == 3 else ref[None]
+    dtype, device, channels = ref.dtype, ref.device, ref.shape[0]
+    if task in LABEL_TASKS:
+        dtype = torch.int64
+    elif task in REGRESSION_TASKS:
+        dtype = torch.float32
+    pad_value = gt_pad_value(task, dtype)
+
+    out = torch.full((len(data_samples), channels, H, W), pad_value, dtype=dtype,
+                     device=device)
+    for i, sample in enumerate(data_samples):
+        if key not in sample:
+            continue
+        gt = sample.get(key).data
+        if gt.dim() == 2:
+            gt = gt[None]
+        if gt.dim() != 3 or gt.shape[0] != channels:
+            raise ValueError(
+                f'{key} of sample {i} ({_name(sample)}) has shape {tuple(gt.shape)}; '
+                f'expected ({channels}, h, w) like the other samples')
+        h, w = gt.shape[-2:]
+        if h > H or w > W:
+            raise ValueError(
+                f'{key} of sample {i} ({_name(sample)}) is {h}x{w}, larger than the '
+                f'batch input size {H}x{W}; the pipeline must crop/resize the ground '
+                'truth together with the image')
+        out[i, :, :h, :w] = gt.to(device=device, dtype=dtype)
+    return out
+
+
+def resize_logits(logits: Tensor, size: Tuple[int, int],
+                  align_corners: bool = False) -> Tensor:
+    """Bilinearly resize (B, K, h, w) logits to ``size`` (no-op if equal)."""
+    if tuple(logits.shape[-2:]) == tuple(size):
+        return logits
+    return F.interpolate(logits, size=tuple(int(s) for s in size), mode='bilinear',
+                         align_corners=align_corners)
+
+
+def _name(sample) -> str:
+    meta = sample.metainfo
+    return str(meta.get('img_path', meta.get('img_id', '?')))

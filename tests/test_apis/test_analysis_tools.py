@@ -1,0 +1,61 @@
+"""tools/analysis_tools/benchmark_model.py and router_stats.py on the tiny config."""
+import importlib.util
+import os.path as osp
+
+import torch
+from mmengine.dataset import pseudo_collate
+
+from sakbox.apis import init_model
+from sakbox.structures import MultiTaskDataSample
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_synthetic-nyud.py')
+
+
+def load_tool(name):
+    path = osp.join(ROOT, 'tools', 'analysis_tools', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(f'_tool_{name}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_model_reports_student_teachers_and_ratios(capsys):
+    tool = load_tool('benchmark_model')
+    res = tool.main([CONFIG, '--shape', '64', '96', '--repeat', '1', '--warmup', '0'])
+    names = {'student', 'student stem', 'plain ViT stem', 'teacher dinov2', 'teacher clip',
+             'teacher sam', 'teachers (all)'}
+    assert names <= set(res)
+    for r in res.values():
+        assert r['params'] > 0 and r['flops'] > 0 and r['ms'] > 0
+    # the student = stem + heads; the stem = plain ViT + adapter paths + routers
+    assert res['student']['params'] > res['student stem']['params'] > \
+        res['plain ViT stem']['params']
+    assert res['teachers (all)']['params'] == sum(res[f'teacher {t}']['params']
+                                                  for t in ('dinov2', 'clip', 'sam'))
+    out = capsys.readouterr().out
+    assert 'teachers / student' in out and 'SAK student / plain ViT stem' in out
+
+
+def test_router_stats_means_over_batches():
+    tool = load_tool('router_stats')
+    model = init_model(CONFIG)
+    g = torch.Generator().manual_seed(0)
+    batches = []
+    for _ in range(3):
+        data = [dict(inputs=torch.randint(0, 255, (3, 64, 96), dtype=torch.uint8, generator=g),
+                     data_samples=MultiTaskDataSample(
+                         metainfo=dict(img_shape=(64, 96), ori_shape=(64, 96))))
+                for _ in range(2)]
+        batches.append(pseudo_collate(data))
+    means = tool.router_stats(model, batches, max_samples=5)
+    assert set(means) == {f'{t}.level{i}' for t in ('semseg', 'depth', 'normals', 'edge')
+                          for i in range(4)}
+    # reference: the same batches through the model, first 5 samples
+    ref = []
+    for batch in batches:
+        model.test_step(batch)
+        ref.append(model.last_router_weights['depth.level2'])
+    ref = torch.cat(ref)[:5].mean(0)
+    assert torch.allclose(means['depth.level2'], ref, atol=1e-6)
+    assert torch.allclose(means['semseg.level0'].sum(), torch.tensor(1.0), atol=1e-5)

@@ -1,0 +1,100 @@
+"""Mean Mixture-of-Representations router weights of a trained model over a dataset.
+
+Example::
+
+    python tools/analysis_tools/router_stats.py configs/sak_nyud.py work_dirs/x/best.pth \
+        --split val --max-samples 200
+
+Prints one row per ``task.level`` and one column per expert (``stem`` and each teacher).
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+from typing import Dict, Optional
+
+import torch
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from mmengine.config import DictAction  # noqa: E402
+from mmengine.registry import DefaultScope  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+from sakbox.apis import init_model  # noqa: E402
+from sakbox.engine.hooks import RouterWeightAccumulator  # noqa: E402
+from sakbox.utils import register_all_modules  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """Parse the command line (see the module docstring)."""
+    parser = argparse.ArgumentParser(description='Router weight statistics over a dataset')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='trained checkpoint')
+    parser.add_argument('--split', choices=['train', 'val', 'test'], default='val')
+    parser.add_argument('--max-samples', type=int, default=None,
+                        help='stop after this many images (default: all)')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--out', help='also write the means as JSON to this file')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings')
+    return parser.parse_args(argv)
+
+
+def router_stats(model, dataloader, max_samples: Optional[int] = None
+                 ) -> Dict[str, torch.Tensor]:
+    """Mean router weight per ``task.level`` over the batches of ``dataloader``.
+
+    Args:
+        model: A distiller that records ``last_router_weights`` (e.g. MultiTaskDistiller).
+        dataloader: Batches in the model's ``test_step`` format.
+        max_samples (int, optional): Stop after this many samples.
+
+    Returns:
+        Dict[str, Tensor]: ``{'<task>.level<i>': (E,)}`` means.
+    """
+    acc = RouterWeightAccumulator()
+    seen = 0
+    with torch.no_grad():
+        for batch in dataloader:
+            if max_samples is not None and seen >= max_samples:
+                break
+            model.test_step(batch)
+            weights = getattr(model, 'last_router_weights', None)
+            if not weights:
+                raise RuntimeError(f'{type(model).__name__} recorded no router weights: '
+                                   'does the model have routers?')
+            take = len(next(iter(weights.values())))
+            if max_samples is not None:
+                take = min(take, max_samples - seen)
+            acc.update({k: v[:take] for k, v in weights.items()})
+            seen += take
+    return acc.means()
+
+
+def main(argv=None) -> Dict[str, list]:
+    """Entry point; returns the means as lists."""
+    args = parse_args(argv)
+    register_all_modules(init_default_scope=False)
+    model = init_model(args.config, args.checkpoint, device=args.device,
+                       cfg_options=args.cfg_options)
+    cfg = model.cfg
+    loader_cfg = cfg.get(f'{args.split}_dataloader')
+    if not loader_cfg:
+        raise KeyError(f'{args.config} has no {args.split}_dataloader')
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'sakbox')):
+        loader = Runner.build_dataloader(loader_cfg)
+    means = router_stats(model, loader, args.max_samples)
+    experts = getattr(model, 'expert_names', [])
+    print(f'mean router weights, {args.split} split'
+          + (f', first {args.max_samples} samples' if args.max_samples else ''))
+    print(RouterWeightAccumulator.format_table(means, experts))
+    out = {k: v.tolist() for k, v in means.items()}
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(dict(experts=experts, means=out), f, indent=2)
+    return out
+
+
+if __name__ == '__main__':
+    main()
