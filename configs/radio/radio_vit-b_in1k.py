@@ -25,7 +25,7 @@ data_preprocessor = dict(
     bgr_to_rgb=True)
 teachers = dict(
     clip=dict(type='OpenCLIPTeacher', model_name='ViT-H-14-378-quickgelu',
-              pretrained_tag='dfn5b', pretrained=True),
+              pretrained_tag='dfn5b', pretrained=True, with_summary=True),
     dinov2=dict(type='TimmViTTeacher', arch='vit_giant_patch14_reg4_dinov2.lvd142m',
                 pretrained=True),
     sam=dict(type='SAMTeacher', arch='samvit_huge_patch16', long_side=1024, pretrained=True))

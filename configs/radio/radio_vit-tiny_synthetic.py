@@ -23,6 +23,7 @@ model = dict(
                  out_indices=[1, 2], model_kwargs=dict(patch_size=8, embed_dim=48, depth=3,
                                                        num_heads=3)),
         clip=dict(type='OpenCLIPTeacher', model_name='ViT-B-32', img_size=img_size,
+                  with_summary=True,
                   out_indices=[0, 1], model_kwargs=tiny_clip),
         cnn=dict(type='TimmCNNTeacher', arch='resnet10t', out_indices=(1, 2))),
     teacher_options=dict(vit=dict(adaptor=dict(hidden_channels=192)),

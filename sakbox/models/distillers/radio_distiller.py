@@ -212,7 +212,8 @@ class RADIODistiller(BaseDistiller):
                                    antialias=True)
         summary = None
         auto = opt['summary'] and opt['summary_source'] == 'auto'
-        if auto and hasattr(teacher, 'forward_with_summary'):
+        if (auto and hasattr(teacher, 'forward_with_summary')
+                and getattr(teacher, 'with_summary', True)):
             levels, summary = teacher.forward_with_summary(inputs)
         else:
             levels = teacher(inputs)

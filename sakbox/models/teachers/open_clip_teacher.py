@@ -2,6 +2,7 @@
 import math
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
@@ -56,6 +57,9 @@ class OpenCLIPTeacher(BaseTeacher):
             from the tag's / model's open_clip preprocess config x 255.
         model_kwargs (dict, optional): Extra ``open_clip.create_model`` kwargs
             (e.g. tiny ``vision_cfg``/``text_cfg``/``embed_dim`` for tests).
+        with_summary (bool): Keep the tower's final norm and projection so that
+            :meth:`forward_with_summary` also returns CLIP's image embedding
+            (RADIO's summary target). Native open_clip towers only.
     """
 
     def __init__(self,
@@ -69,7 +73,8 @@ class OpenCLIPTeacher(BaseTeacher):
                  input_std: Sequence[float] = IMAGENET_STD_255,
                  mean: Optional[Sequence[float]] = None,
                  std: Optional[Sequence[float]] = None,
-                 model_kwargs: Optional[dict] = None) -> None:
+                 model_kwargs: Optional[dict] = None,
+                 with_summary: bool = False) -> None:
         super().__init__(input_mean=input_mean, input_std=input_std)
         import open_clip
         self.model_name = model_name
@@ -103,13 +108,18 @@ class OpenCLIPTeacher(BaseTeacher):
             width = self.visual.transformer.width
             self.patch_size = tuple(self.visual.patch_size)
         out_indices = resolve_out_indices(out_indices, depth)
+        self.with_summary = bool(with_summary)
+        if self.is_timm_tower and self.with_summary:
+            raise ValueError(f'OpenCLIPTeacher({model_name!r}): with_summary=True needs a native '
+                             'open_clip tower; this one is a timm trunk')
         if self.is_timm_tower:
             self.visual.trunk.prune_intermediate_layers(out_indices, prune_norm=True,
                                                         prune_head=True)
             if hasattr(self.visual, 'head'):
                 self.visual.head = nn.Identity()
         else:
-            self.visual.prune_intermediate_layers(out_indices, prune_norm=True, prune_head=True)
+            self.visual.prune_intermediate_layers(out_indices, prune_norm=not self.with_summary,
+                                                  prune_head=not self.with_summary)
         size = self.visual.image_size
         self.img_size = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
         stats = dict(self.visual.preprocess_cfg)
@@ -143,6 +153,43 @@ class OpenCLIPTeacher(BaseTeacher):
             x = F.interpolate(x, self.img_size, mode='bicubic', align_corners=False,
                               antialias=True)
         return x
+
+    @property
+    def summary_dim(self) -> Optional[int]:
+        """Width of the projected image embedding (None without ``with_summary``)."""
+        if not self.with_summary:
+            return None
+        proj = getattr(self.visual, 'proj', None)
+        if isinstance(proj, torch.Tensor):
+            return int(proj.shape[1])
+        return int(getattr(self.visual, 'output_dim', self.embed_dims[-1]))
+
+    @torch.no_grad()
+    def forward_with_summary(self, inputs: Tensor) -> Tuple[List[Tensor], Tensor]:
+        """Feature levels and the projected image embedding, in one pass.
+
+        The summary is what open_clip's ``encode_image`` returns (pooled,
+        normed, projected; not L2-normalised), i.e. the vector that is matched
+        against text embeddings for zero-shot classification.
+
+        Args:
+            inputs (Tensor): (B, 3, H, W) normalised by the student's preprocessor.
+
+        Returns:
+            tuple: ``num_levels`` maps (B, C_l, h_l, w_l) and the summary (B, D).
+        """
+        if not self.with_summary:
+            raise RuntimeError('OpenCLIPTeacher was built with with_summary=False (its '
+                               'projection head was pruned); build it with with_summary=True')
+        if inputs.dim() != 4 or inputs.shape[1] != 3:
+            raise ValueError(f'{type(self).__name__} expects (B, 3, H, W) inputs, got '
+                             f'{tuple(inputs.shape)}')
+        x = self.preprocess(self.convert_input(inputs))
+        out = self.visual.forward_intermediates(
+            x, indices=self.out_indices, intermediates_only=False,
+            normalize_intermediates=False, output_fmt='NCHW')
+        feats = [f.contiguous() for f in out['image_intermediates']]
+        return feats, out['image_features']
 
     def extract_features(self, x: Tensor) -> List[Tensor]:
         """Block outputs (B, C, img_size / p) without prefix tokens."""

@@ -77,3 +77,24 @@ def test_same_weights_through_timm_port_give_same_features(tmp_path):
     x = torch.randn(2, 3, 32, 32)
     for a, b in zip(oc(x), tm(x)):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_summary_equals_open_clip_encode_image(tmp_path):
+    """The summary is CLIP's projected image embedding (what zero-shot matches)."""
+    clip = _tiny_clip()
+    path = str(tmp_path / 'clip.pth')
+    torch.save(clip.state_dict(), path)
+    pruned = OpenCLIPTeacher('ViT-B-16', checkpoint=path, img_size=32, model_kwargs=NATIVE)
+    with pytest.raises(RuntimeError, match='with_summary=True'):
+        pruned.forward_with_summary(torch.randn(1, 3, 32, 32))
+    t = OpenCLIPTeacher('ViT-B-16', checkpoint=path, img_size=32, model_kwargs=NATIVE,
+                        with_summary=True)
+    assert t.summary_dim == 16
+    x = torch.randn(2, 3, 32, 32)
+    feats, summary = t.forward_with_summary(x)
+    for a, b in zip(feats, t(x)):
+        torch.testing.assert_close(a, b)
+    with torch.no_grad():
+        expected = clip.encode_image(t.preprocess(t.convert_input(x)))
+    torch.testing.assert_close(summary, expected)
+    assert not summary.requires_grad
