@@ -9,19 +9,19 @@ Example::
 """
 import argparse
 import json
-import os
 import os.path as osp
 import sys
 import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from sakbox.apis import prepare_model_cfg_for_test  # noqa: E402
 from sakbox.utils import adapt_cfg_to_device, init_cpu_distributed, register_all_modules  # noqa: E402
+from sakbox.utils.cli import add_common_args, load_cfg, parse_with_common_args  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -34,34 +34,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--show-dir', help='save coloured visualisations of every task here')
     parser.add_argument('--save-edge-png', metavar='DIR',
                         help='write soft edge maps as 8-bit PNGs named by image id')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, e.g. test_dataloader.batch_size=2')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_common_args(parser)
+    return parse_with_common_args(parser, argv)
 
 
 def build_cfg(args: argparse.Namespace) -> Config:
     """Load the config, drop training-only parts, apply the overrides."""
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file not found: {args.config}')
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
     # Testing never needs the teachers (they are neither built nor loaded) nor
     # any initialisation weights (hub or stage-1 files): the checkpoint has all.
-    prepare_model_cfg_for_test(cfg.model, has_checkpoint=True)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_cfg(args, prepare=lambda c: prepare_model_cfg_for_test(c.model,
+                                                                      has_checkpoint=True))
     cfg.load_from = args.checkpoint
     cfg.resume = False
     if args.show_dir or args.save_edge_png:

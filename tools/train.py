@@ -6,17 +6,17 @@ Example::
     bash tools/dist_train.sh configs/sak_nyud.py 8 --amp
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 # Allow `python tools/train.py` from a source checkout without installing.
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from sakbox.utils import adapt_cfg_to_device, enable_amp, init_cpu_distributed, register_all_modules  # noqa: E402
+from sakbox.utils.cli import add_common_args, load_cfg, parse_with_common_args  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -32,29 +32,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='mixed precision: bf16 autocast on CPU, bf16/fp16 on CUDA')
     parser.add_argument('--amp-dtype', choices=['bfloat16', 'float16'], default=None,
                         help='override the autocast dtype chosen by --amp')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, e.g. model.student.pretrained=False')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_common_args(parser)
+    return parse_with_common_args(parser, argv)
 
 
 def build_cfg(args: argparse.Namespace) -> Config:
     """Load the config and apply the command-line overrides."""
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file not found: {args.config}')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_cfg(args)
     if args.amp:
         enable_amp(cfg, args.amp_dtype)
     if args.resume == 'auto':

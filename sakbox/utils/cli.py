@@ -1,0 +1,63 @@
+"""Command-line pieces shared by ``tools/train.py`` and ``tools/test.py``."""
+import argparse
+import os
+import os.path as osp
+from typing import Callable, List, Optional
+
+from mmengine.config import Config, DictAction
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    """Add ``--cfg-options``, ``--launcher`` and ``--local-rank`` to ``parser``."""
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, e.g. model.student.pretrained=False')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_with_common_args(parser: argparse.ArgumentParser,
+                           argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Parse ``argv``; export ``LOCAL_RANK`` for launchers that pass it as an argument.
+
+    Args:
+        parser: A parser that went through :func:`add_common_args`.
+        argv: The arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        argparse.Namespace: The parsed arguments.
+    """
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def load_cfg(args: argparse.Namespace,
+             prepare: Optional[Callable[[Config], None]] = None) -> Config:
+    """Load ``args.config`` and apply ``--cfg-options`` and ``--work-dir``.
+
+    The work dir defaults to ``./work_dirs/<config name>``.
+
+    Args:
+        args: Parsed arguments with ``config``, ``cfg_options``, ``launcher``
+            and ``work_dir``.
+        prepare: Called on the config before ``--cfg-options`` are merged, so
+            that the user's overrides win over the tool's adjustments.
+
+    Returns:
+        Config: The loaded config.
+    """
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'config file not found: {args.config}')
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if prepare is not None:
+        prepare(cfg)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    return cfg
