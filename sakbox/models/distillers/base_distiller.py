@@ -1,7 +1,8 @@
 """Shared machinery of the distillers: frozen teachers kept out of the state dict."""
+import contextlib
 import copy
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -16,6 +17,29 @@ from ..utils.pos_embed import resample_pos_embeds_in_state_dict
 ConfigType = Union[dict, nn.Module]
 #: Default data preprocessor of every distiller.
 DEFAULT_PREPROCESSOR = dict(type='MultiTaskDataPreProcessor')
+#: Accepted ``teacher_precision`` values and the dtype each one runs the teachers in.
+TEACHER_PRECISIONS = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+
+def resolve_teacher_dtype(precision: str, device_type: str) -> torch.dtype:
+    """The dtype the teachers run in for ``precision`` on ``device_type``.
+
+    Args:
+        precision (str): ``'auto'`` (bf16 where the device does bf16 matrix work
+            natively: CUDA with bf16, CPUs with AMX / AVX512-BF16; fp32 elsewhere),
+            ``'bf16'``, ``'fp16'`` or ``'fp32'``.
+        device_type (str): ``'cpu'`` or ``'cuda'``.
+
+    Returns:
+        torch.dtype: The autocast dtype (``torch.float32`` = no autocast).
+    """
+    if precision == 'auto':
+        from sakbox.engine.optim_wrappers import bf16_supported
+        return torch.bfloat16 if bf16_supported(device_type) else torch.float32
+    if precision not in TEACHER_PRECISIONS:
+        raise ValueError(f"teacher_precision must be 'auto' or one of "
+                         f'{sorted(TEACHER_PRECISIONS)}, got {precision!r}')
+    return TEACHER_PRECISIONS[precision]
 
 
 def _freeze(module: nn.Module) -> nn.Module:
@@ -60,7 +84,17 @@ class BaseDistiller(BaseModel):
             ``torch.manual_seed(teacher_init_seed + i)`` (in a forked RNG) so
             that randomly initialised teachers are identical in every run
             and process.
+        teacher_precision (str): Precision of the teachers' forward passes,
+            independent of the student's autocast: ``'auto'`` (default: bf16
+            autocast where the device supports bf16 natively, else fp32),
+            ``'bf16'``, ``'fp16'`` or ``'fp32'``. Teachers always run under
+            ``torch.inference_mode``; their features are returned as float32.
         init_cfg (dict | list, optional): MMEngine init config.
+
+    Cached teacher features: when every data sample carries a ``teacher_feats``
+    data field (``{teacher: [(C_l, h_l, w_l), ...]}``, e.g. attached by
+    :class:`~sakbox.datasets.TeacherFeatureCacheDataset`), :meth:`get_teacher_feats`
+    uses them instead of running those teachers.
     """
 
     def __init__(self,
@@ -74,7 +108,11 @@ class BaseDistiller(BaseModel):
                  save_teachers: bool = False,
                  teacher_dims: Optional[Dict[str, Union[List[int], int]]] = None,
                  teacher_init_seed: Optional[int] = None,
+                 teacher_precision: str = 'auto',
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+        if teacher_precision != 'auto' and teacher_precision not in TEACHER_PRECISIONS:
+            raise ValueError(f"teacher_precision must be 'auto' or one of "
+                             f'{sorted(TEACHER_PRECISIONS)}, got {teacher_precision!r}')
         if data_preprocessor is None:
             data_preprocessor = copy.deepcopy(DEFAULT_PREPROCESSOR)
         if isinstance(data_preprocessor, dict):
@@ -92,6 +130,7 @@ class BaseDistiller(BaseModel):
             raise KeyError(f'teacher_loss_weights names unknown teachers {sorted(unknown)}; '
                            f'teachers are {self.teacher_names}')
         self.save_teachers = save_teachers
+        self.teacher_precision = teacher_precision
         self.distill_loss = MODELS.build(distill_loss) if distill_loss else None
 
         cfgs = {name: self._teacher_cfg(cfg, preproc_cfg) for name, cfg in teachers.items()}
@@ -164,22 +203,117 @@ class BaseDistiller(BaseModel):
         """Router expert order: ``['stem', *teacher_names]``."""
         return ['stem'] + self.teacher_names
 
-    @torch.no_grad()
-    def forward_teachers(self, inputs: Tensor) -> Dict[str, List[Tensor]]:
-        """Run every teacher on the (student-normalised) batch.
+    @contextlib.contextmanager
+    def teacher_context(self, device: torch.device) -> Iterator[torch.dtype]:
+        """Inference mode + the teachers' own autocast (see ``teacher_precision``).
+
+        The context replaces any autocast active around it (e.g. the student's
+        fp16 autocast), so the teachers' precision only depends on
+        ``teacher_precision``.
+
+        Args:
+            device (torch.device): Device the teachers run on.
+
+        Yields:
+            torch.dtype: The dtype the teachers' matrix work runs in.
+        """
+        device_type = torch.device(device).type
+        dtype = resolve_teacher_dtype(self.teacher_precision, device_type)
+        enabled = dtype != torch.float32
+        if device_type not in ('cpu', 'cuda'):  # autocast only where it is supported
+            enabled = False
+        with torch.inference_mode(), torch.autocast(device_type=device_type, dtype=dtype,
+                                                    enabled=enabled):
+            yield dtype if enabled else torch.float32
+
+    @staticmethod
+    def _as_float32(feats: Sequence[Tensor]) -> List[Tensor]:
+        """Copy inference-mode outputs into normal float32 tensors usable by autograd."""
+        return [f.to(torch.float32, copy=True) for f in feats]
+
+    def forward_teachers(self, inputs: Tensor,
+                         names: Optional[Sequence[str]] = None) -> Dict[str, List[Tensor]]:
+        """Run the teachers on the (student-normalised) batch.
 
         Args:
             inputs (Tensor): (B, 3, H, W).
+            names (Sequence[str], optional): Teachers to run (default: all).
 
         Returns:
-            Dict[str, List[Tensor]]: Per teacher, its levels (B, C_l, h, w).
+            Dict[str, List[Tensor]]: Per teacher, its levels (B, C_l, h, w), float32.
         """
+        names = self.teacher_names if names is None else list(names)
         if self.teachers is None:
             raise RuntimeError(
-                f'{type(self).__name__} was built with build_teachers=False, but teacher '
-                'features are needed (distillation loss); set model.build_teachers=True or '
-                'distill_weight=0')
-        return {name: list(t(inputs)) for name, t in self.teachers.items()}
+                f'{type(self).__name__} was built with build_teachers=False, but features of '
+                f'teachers {names} are needed (distillation loss) and the data samples carry '
+                'no cached `teacher_feats` for them; set model.build_teachers=True, '
+                'distill_weight=0, or train from a teacher feature cache '
+                '(tools/extract_teacher_features.py)')
+        with self.teacher_context(inputs.device):
+            feats = {name: list(self.teachers[name](inputs)) for name in names}
+        return {name: self._as_float32(levels) for name, levels in feats.items()}
+
+    def get_teacher_feats(self, inputs: Tensor,
+                          data_samples: Optional[Sequence] = None) -> Dict[str, List[Tensor]]:
+        """Distillation targets: cached features where the samples carry them, else online.
+
+        Args:
+            inputs (Tensor): (B, 3, H, W) batch normalised by the data preprocessor.
+            data_samples (Sequence, optional): Samples; when every one has a
+                ``teacher_feats`` field (``{teacher: [(C_l, h_l, w_l), ...]}``),
+                those teachers are read from it instead of being run.
+
+        Returns:
+            Dict[str, List[Tensor]]: Per teacher (in ``teacher_names`` order), its
+            levels (B, C_l, h_l, w_l), float32 on ``inputs.device``.
+        """
+        cached = self._cached_teacher_feats(inputs, data_samples)
+        missing = [n for n in self.teacher_names if n not in cached]
+        online = self.forward_teachers(inputs, missing) if missing else {}
+        return OrderedDict((n, cached[n] if n in cached else online[n])
+                           for n in self.teacher_names)
+
+    def _cached_teacher_feats(self, inputs: Tensor,
+                              data_samples: Optional[Sequence]) -> Dict[str, List[Tensor]]:
+        if not data_samples or not all('teacher_feats' in s for s in data_samples):
+            return {}
+        B = inputs.shape[0]
+        if len(data_samples) != B:
+            raise ValueError(f'{len(data_samples)} data samples for a batch of {B} images')
+        out: Dict[str, List[Tensor]] = {}
+        names = set(data_samples[0].teacher_feats)
+        for i, s in enumerate(data_samples):
+            if set(s.teacher_feats) != names:
+                raise KeyError(f'data sample {i} has cached teacher_feats for '
+                               f'{sorted(s.teacher_feats)}, sample 0 for {sorted(names)}')
+        unknown = names - set(self.teacher_names)
+        if unknown:
+            raise KeyError(f'cached teacher_feats name unknown teachers {sorted(unknown)}; '
+                           f'the distiller has {self.teacher_names}')
+        for name in self.teacher_names:
+            if name not in names:
+                continue
+            levels = [list(s.teacher_feats[name]) for s in data_samples]
+            num = len(self.teacher_dims[name])
+            if any(len(lv) != num for lv in levels):
+                raise ValueError(f'cached teacher_feats[{name!r}] has '
+                                 f'{[len(lv) for lv in levels]} levels per sample; the '
+                                 f'teacher has {num}')
+            stacked = []
+            for lvl in range(num):
+                maps = [torch.as_tensor(lv[lvl]) for lv in levels]
+                shape = tuple(maps[0].shape)
+                if any(tuple(m.shape) != shape for m in maps) or len(shape) != 3:
+                    raise ValueError(f'cached teacher_feats[{name!r}] level {lvl}: expected '
+                                     f'equal (C, h, w) maps, got {[tuple(m.shape) for m in maps]}')
+                if shape[0] != self.teacher_dims[name][lvl]:
+                    raise ValueError(f'cached teacher_feats[{name!r}] level {lvl} has '
+                                     f'{shape[0]} channels; the teacher has '
+                                     f'{self.teacher_dims[name][lvl]}')
+                stacked.append(torch.stack(maps).to(device=inputs.device, dtype=torch.float32))
+            out[name] = stacked
+        return out
 
     def distill_losses(self, student_feats: Dict[str, Sequence[Tensor]],
                        teacher_feats: Dict[str, Sequence[Tensor]]) -> Dict[str, Tensor]:

@@ -53,6 +53,8 @@ class MultiTaskDistiller(BaseDistiller):
         save_teachers (bool): Keep teacher weights in checkpoints. Default: False.
         teacher_dims (dict, optional): Teacher widths when not built.
         teacher_init_seed (int, optional): Seed for random teachers.
+        teacher_precision (str): ``'auto'`` (bf16 where supported), ``'bf16'``,
+            ``'fp16'`` or ``'fp32'``: see :class:`BaseDistiller`.
         align_corners (bool): For the logits resizes. Default: False.
         init_cfg (dict | list, optional): MMEngine init config.
     """
@@ -73,6 +75,7 @@ class MultiTaskDistiller(BaseDistiller):
                  save_teachers: bool = False,
                  teacher_dims: Optional[dict] = None,
                  teacher_init_seed: Optional[int] = None,
+                 teacher_precision: str = 'auto',
                  align_corners: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(student=student, teachers=teachers, distill_loss=distill_loss,
@@ -80,7 +83,8 @@ class MultiTaskDistiller(BaseDistiller):
                          teacher_loss_weights=teacher_loss_weights,
                          data_preprocessor=data_preprocessor, build_teachers=build_teachers,
                          save_teachers=save_teachers, teacher_dims=teacher_dims,
-                         teacher_init_seed=teacher_init_seed, init_cfg=init_cfg)
+                         teacher_init_seed=teacher_init_seed,
+                         teacher_precision=teacher_precision, init_cfg=init_cfg)
         self.tasks = self._check_tasks(tasks, task_channels, task_losses)
         self.task_channels = {t: int(task_channels[t]) for t in self.tasks}
         self.build_teachers_for_test = build_teachers_for_test
@@ -235,7 +239,8 @@ class MultiTaskDistiller(BaseDistiller):
             gt = stack_task_gt(data_samples, task, size).to(inputs.device)
             losses[f'loss_{task}'] = self.task_losses[task](logits[task], gt)
         if self.teacher_names and self.distill_weight > 0:
-            losses.update(self.distill_losses(out['distill'], self.forward_teachers(inputs)))
+            losses.update(self.distill_losses(out['distill'],
+                                              self.get_teacher_feats(inputs, data_samples)))
         return losses
 
     @torch.no_grad()

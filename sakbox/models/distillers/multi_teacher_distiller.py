@@ -34,6 +34,8 @@ class MultiTeacherDistiller(BaseDistiller):
         save_teachers (bool): Keep teacher weights in checkpoints. Default: False.
         teacher_dims (dict, optional): Teacher widths when not built.
         teacher_init_seed (int, optional): Seed for random teachers.
+        teacher_precision (str): ``'auto'`` (bf16 where supported), ``'bf16'``,
+            ``'fp16'`` or ``'fp32'``: see :class:`BaseDistiller`.
         init_cfg (dict | list, optional): MMEngine init config.
     """
 
@@ -48,6 +50,7 @@ class MultiTeacherDistiller(BaseDistiller):
                  save_teachers: bool = False,
                  teacher_dims: Optional[dict] = None,
                  teacher_init_seed: Optional[int] = None,
+                 teacher_precision: str = 'auto',
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         if not teachers:
             raise ValueError('MultiTeacherDistiller needs at least one teacher')
@@ -56,7 +59,8 @@ class MultiTeacherDistiller(BaseDistiller):
                          teacher_loss_weights=teacher_loss_weights,
                          data_preprocessor=data_preprocessor, build_teachers=build_teachers,
                          save_teachers=save_teachers, teacher_dims=teacher_dims,
-                         teacher_init_seed=teacher_init_seed, init_cfg=init_cfg)
+                         teacher_init_seed=teacher_init_seed,
+                         teacher_precision=teacher_precision, init_cfg=init_cfg)
         student = dict(student)
         student['teacher_dims'] = dict(self.teacher_dims)
         student['tasks'] = None
@@ -86,7 +90,8 @@ class MultiTeacherDistiller(BaseDistiller):
 
     def loss(self, inputs: Tensor, data_samples: Optional[List] = None) -> Dict[str, Tensor]:
         """Distillation losses ``loss_distill_<teacher>_l<level>``."""
-        return self.distill_losses(self.extract_feat(inputs), self.forward_teachers(inputs))
+        return self.distill_losses(self.extract_feat(inputs),
+                                   self.get_teacher_feats(inputs, data_samples))
 
     @torch.no_grad()
     def predict(self, inputs: Tensor, data_samples: Optional[List] = None) -> List:
@@ -100,7 +105,7 @@ class MultiTeacherDistiller(BaseDistiller):
             List[MultiTaskDataSample]: Samples with a ``distill_cos`` dict field.
         """
         student = self.extract_feat(inputs)
-        teacher = self.forward_teachers(inputs)
+        teacher = self.get_teacher_feats(inputs, data_samples)
         if data_samples is None:
             data_samples = [MultiTaskDataSample() for _ in range(inputs.shape[0])]
         sims = OrderedDict()

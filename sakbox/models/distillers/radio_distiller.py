@@ -72,7 +72,7 @@ class RADIODistiller(BaseDistiller):
         train_resolutions (sequence, optional): Sizes (int or (h, w)); one is drawn
             per training batch unless ``MultiResolutionHook`` fixes one.
         data_preprocessor, build_teachers, save_teachers, teacher_dims,
-        teacher_init_seed, init_cfg: see :class:`BaseDistiller`.
+        teacher_init_seed, teacher_precision, init_cfg: see :class:`BaseDistiller`.
     """
 
     def __init__(self, student: dict, teachers: Dict[str, dict],
@@ -88,6 +88,7 @@ class RADIODistiller(BaseDistiller):
                  build_teachers: bool = True, save_teachers: bool = False,
                  teacher_dims: Optional[dict] = None,
                  teacher_init_seed: Optional[int] = None,
+                 teacher_precision: str = 'auto',
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         if not teachers:
             raise ValueError('RADIODistiller needs at least one teacher')
@@ -96,7 +97,8 @@ class RADIODistiller(BaseDistiller):
                          teacher_loss_weights=teacher_loss_weights,
                          data_preprocessor=data_preprocessor, build_teachers=build_teachers,
                          save_teachers=save_teachers, teacher_dims=teacher_dims,
-                         teacher_init_seed=teacher_init_seed, init_cfg=init_cfg)
+                         teacher_init_seed=teacher_init_seed,
+                         teacher_precision=teacher_precision, init_cfg=init_cfg)
         if feature_match not in ('teacher', 'larger'):
             raise ValueError(f"RADIODistiller: feature_match must be 'teacher' or 'larger', "
                              f'got {feature_match!r}')
@@ -191,7 +193,6 @@ class RADIODistiller(BaseDistiller):
         return int(getattr(teacher, 'summary_dim', None) or feature_channels)
 
     # ----------------------------------------------------------------- teachers
-    @torch.no_grad()
     def teacher_targets(self, name: str, inputs: Tensor) -> Dict[str, Tensor]:
         """Run one teacher; return its (PHI-S normalised) targets.
 
@@ -212,14 +213,18 @@ class RADIODistiller(BaseDistiller):
                                    antialias=True)
         summary = None
         auto = opt['summary'] and opt['summary_source'] == 'auto'
-        if (auto and hasattr(teacher, 'forward_with_summary')
-                and getattr(teacher, 'with_summary', True)):
-            levels, summary = teacher.forward_with_summary(inputs)
-        else:
-            levels = teacher(inputs)
-            if auto and hasattr(teacher, 'forward_summary'):
-                summary = teacher.forward_summary(inputs)
-        feats = levels[opt['feature_level']].float()
+        with self.teacher_context(inputs.device):
+            if (auto and hasattr(teacher, 'forward_with_summary')
+                    and getattr(teacher, 'with_summary', True)):
+                levels, summary = teacher.forward_with_summary(inputs)
+            else:
+                levels = teacher(inputs)
+                if auto and hasattr(teacher, 'forward_summary'):
+                    summary = teacher.forward_summary(inputs)
+        # Out of inference mode: normal float32 tensors that autograd may save.
+        feats = levels[opt['feature_level']].to(torch.float32, copy=True)
+        if summary is not None:
+            summary = summary.to(torch.float32, copy=True)
         targets = {}
         if opt['features']:
             targets['features'] = feats
