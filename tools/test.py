@@ -21,7 +21,13 @@ from mmengine.runner import Runner  # noqa: E402
 
 from sakbox.apis import prepare_model_cfg_for_test  # noqa: E402
 from sakbox.utils import adapt_cfg_to_device, init_cpu_distributed, register_all_modules  # noqa: E402
-from sakbox.utils.cli import add_common_args, load_cfg, parse_with_common_args  # noqa: E402
+from sakbox.utils.cli import (  # noqa: E402
+    add_common_args,
+    add_compile_arg,
+    apply_compile_arg,
+    load_cfg,
+    parse_with_common_args,
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -34,6 +40,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--show-dir', help='save coloured visualisations of every task here')
     parser.add_argument('--save-edge-png', metavar='DIR',
                         help='write soft edge maps as 8-bit PNGs named by image id')
+    add_compile_arg(parser)
     add_common_args(parser)
     return parse_with_common_args(parser, argv)
 
@@ -48,6 +55,7 @@ def build_cfg(args: argparse.Namespace) -> Config:
                                                                       has_checkpoint=True))
     cfg.load_from = args.checkpoint
     cfg.resume = False
+    apply_compile_arg(cfg, args.compile)
     if args.show_dir or args.save_edge_png:
         hooks = cfg.setdefault('custom_hooks', [])
         hooks.append(dict(type='MultiTaskVisualizationHook', enable=args.show_dir is not None,

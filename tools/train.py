@@ -16,7 +16,13 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from sakbox.utils import adapt_cfg_to_device, enable_amp, init_cpu_distributed, register_all_modules  # noqa: E402
-from sakbox.utils.cli import add_common_args, load_cfg, parse_with_common_args  # noqa: E402
+from sakbox.utils.cli import (  # noqa: E402
+    add_common_args,
+    add_compile_arg,
+    apply_compile_arg,
+    load_cfg,
+    parse_with_common_args,
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -32,6 +38,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='mixed precision: bf16 autocast on CPU, bf16/fp16 on CUDA')
     parser.add_argument('--amp-dtype', choices=['bfloat16', 'float16'], default=None,
                         help='override the autocast dtype chosen by --amp')
+    add_compile_arg(parser)
     add_common_args(parser)
     return parse_with_common_args(parser, argv)
 
@@ -41,6 +48,7 @@ def build_cfg(args: argparse.Namespace) -> Config:
     cfg = load_cfg(args)
     if args.amp:
         enable_amp(cfg, args.amp_dtype)
+    apply_compile_arg(cfg, args.compile)
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

@@ -10,9 +10,11 @@ from .multitask_dataset import MultiTaskDataset
 from .nyud import NYUDv2Dataset
 from .pascal_context import PASCALContextDataset
 from .readers import READERS, AnnotationError
+from .teacher_feature_cache_dataset import TeacherFeatureCacheDataset
 
 __all__ = [
     'transforms', 'MultiTaskDataset', 'NYUDv2Dataset', 'PASCALContextDataset',
     'ImageFolderDataset', 'READERS', 'AnnotationError', 'NYU40_CLASSES', 'VOC_CLASSES',
     'HUMAN_PART_CLASSES'
 ]
+__all__ += ['TeacherFeatureCacheDataset']

@@ -16,6 +16,36 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+def add_compile_arg(parser: argparse.ArgumentParser) -> None:
+    """Add ``--compile [TARGET ...]`` (see :func:`apply_compile_arg`)."""
+    parser.add_argument(
+        '--compile', nargs='*', metavar='TARGET', default=None,
+        help='torch.compile these submodules (default: student decode_heads) through '
+        'CompileHook; a submodule whose compilation fails runs eagerly')
+
+
+def apply_compile_arg(cfg: Config, targets: Optional[List[str]]) -> Config:
+    """Append a ``CompileHook`` to ``cfg.custom_hooks`` for ``--compile``.
+
+    Args:
+        cfg: The config to modify in place.
+        targets: The ``--compile`` value: None (flag absent: nothing is
+            done), ``[]`` (the hook's default targets) or submodule names.
+
+    Returns:
+        Config: ``cfg``.
+    """
+    if targets is None:
+        return cfg
+    hook = dict(type='CompileHook')
+    if targets:
+        hook['targets'] = list(targets)
+    hooks = list(cfg.get('custom_hooks') or [])
+    hooks.append(hook)
+    cfg.custom_hooks = hooks
+    return cfg
+
+
 def parse_with_common_args(parser: argparse.ArgumentParser,
                            argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Parse ``argv``; export ``LOCAL_RANK`` for launchers that pass it as an argument.

@@ -7,11 +7,16 @@ Example::
 Every network is built without pretrained weights (nothing is downloaded). FLOPs are
 counted by ``torch.utils.flop_counter.FlopCounterMode`` (a multiply-add = 2 FLOPs) for
 one image; latency is the median over ``--repeat`` batch-1 forward passes on the CPU
-under ``torch.no_grad()``. "student" is the deployed model: stem (ViT + adapter paths +
-routers) and task heads, i.e. what ``init_model`` builds. "plain ViT stem" is the
-stem's ViT alone (the teacher-agnostic stem without adapter paths, routers or heads).
+under ``torch.no_grad()`` (under bf16 / fp16 autocast with ``--amp`` / ``--precision``).
+"of peak" divides each network's achieved FLOP/s by the square-GEMM throughput of the
+same precision measured in this process with the same threads
+(:func:`sakbox.utils.benchmark.measure_gemm_peak`). "student" is the deployed model:
+stem (ViT + adapter paths + routers) and task heads, i.e. what ``init_model`` builds.
+"plain ViT stem" is the stem's ViT alone (the teacher-agnostic stem without adapter
+paths, routers or heads).
 """
 import argparse
+import contextlib
 import copy
 import os.path as osp
 import statistics
@@ -30,6 +35,10 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from sakbox.registry import MODELS  # noqa: E402
 from sakbox.utils import register_all_modules  # noqa: E402
+from sakbox.utils.benchmark import disable_pretrained, measure_gemm_peak  # noqa: E402,F401
+
+#: ``--precision`` -> autocast dtype (None: plain fp32).
+PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -42,22 +51,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--warmup', type=int, default=1, help='untimed passes per network')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--no-teachers', action='store_true', help='skip the teachers')
+    parser.add_argument('--amp', action='store_true',
+                        help='forward passes under bf16 autocast (= --precision bf16)')
+    parser.add_argument('--precision', choices=sorted(PRECISIONS), default=None,
+                        help='precision of the forward passes (default fp32)')
+    parser.add_argument('--gemm-n', type=int, default=2048,
+                        help='size of the square GEMM whose throughput is the peak')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings')
     return parser.parse_args(argv)
-
-
-def disable_pretrained(model_cfg: dict) -> None:
-    """Switch off every pretrained / checkpoint load in the model config, in place."""
-    model_cfg.pop('init_cfg', None)
-    parts = [model_cfg.get('student')] + list((model_cfg.get('teachers') or {}).values())
-    for part in parts:
-        if isinstance(part, dict):
-            if 'pretrained' in part:
-                part['pretrained'] = False
-            for key in ('checkpoint', 'vit_checkpoint', 'init_cfg'):
-                if part.get(key) is not None:
-                    part[key] = None
 
 
 def count_params(module: nn.Module) -> int:
@@ -66,9 +68,22 @@ def count_params(module: nn.Module) -> int:
 
 
 def measure(fn: Callable[[torch.Tensor], object], x: torch.Tensor, repeat: int,
-            warmup: int) -> Dict[str, float]:
-    """FLOPs of one call and the median latency (ms) of ``fn(x)``."""
-    with torch.no_grad():
+            warmup: int, dtype: Optional[torch.dtype] = None) -> Dict[str, float]:
+    """FLOPs of one call and the median latency (ms) of ``fn(x)``.
+
+    Args:
+        fn (Callable): The network's forward.
+        x (Tensor): (1, 3, H, W) input.
+        repeat (int): Timed calls (median kept).
+        warmup (int): Untimed calls first.
+        dtype (torch.dtype, optional): Autocast dtype; None runs plain fp32.
+
+    Returns:
+        Dict[str, float]: ``flops`` of one call and ``ms``.
+    """
+    amp = (torch.autocast(device_type=x.device.type, dtype=dtype) if dtype is not None
+           else contextlib.nullcontext())
+    with torch.no_grad(), amp:
         for _ in range(warmup):
             fn(x)
         counter = FlopCounterMode(display=False)
@@ -107,7 +122,7 @@ def default_shape(cfg: Config) -> List[int]:
 def fmt_row(name: str, r: Dict[str, float]) -> str:
     """One table row."""
     return (f'{name:<22} {r["params"] / 1e6:>10.2f} {r["flops"] / 1e9:>12.1f} '
-            f'{r["ms"]:>12.1f}')
+            f'{r["ms"]:>12.1f} {r["gflops_per_s"]:>9.3g} {100 * r["peak_ratio"]:>7.1f}%')
 
 
 def main(argv=None) -> Dict[str, Dict[str, float]]:
@@ -127,6 +142,8 @@ def main(argv=None) -> Dict[str, Dict[str, float]]:
         model = MODELS.build(model_cfg).eval()
     h, w = args.shape or default_shape(cfg)
     x = torch.randn(1, 3, h, w)
+    precision = args.precision or ('bf16' if args.amp else 'fp32')
+    dtype = PRECISIONS[precision]
     results: Dict[str, Dict[str, float]] = {}
 
     # The deployed student: stem + heads (no teachers).
@@ -136,27 +153,34 @@ def main(argv=None) -> Dict[str, Dict[str, float]]:
     else:
         student_fn = model.extract_feat
     results['student'] = dict(params=student_params, **measure(student_fn, x, args.repeat,
-                                                               args.warmup))
+                                                               args.warmup, dtype))
     stem = model.student
     results['student stem'] = dict(params=count_params(stem),
-                                   **measure(stem, x, args.repeat, args.warmup))
+                                   **measure(stem, x, args.repeat, args.warmup, dtype))
     vit: Optional[nn.Module] = getattr(stem, 'vit', None)
     if vit is not None:
         results['plain ViT stem'] = dict(params=count_params(vit),
                                          **measure(plain_vit_forward(vit), x, args.repeat,
-                                                   args.warmup))
+                                                   args.warmup, dtype))
     teacher_total = dict(params=0.0, flops=0.0, ms=0.0)
     for name, teacher in (model.teachers or {}).items():
-        r = dict(params=count_params(teacher), **measure(teacher, x, args.repeat, args.warmup))
+        r = dict(params=count_params(teacher), **measure(teacher, x, args.repeat, args.warmup,
+                                                        dtype))
         results[f'teacher {name}'] = r
         for k in teacher_total:
             teacher_total[k] += r[k]
     if model.teachers:
         results['teachers (all)'] = teacher_total
 
+    gemm = measure_gemm_peak(dtype or torch.float32, x.device, n=args.gemm_n)
+    for r in results.values():
+        r['gflops_per_s'] = r['flops'] / (r['ms'] / 1000) / 1e9
+        r['peak_ratio'] = r['gflops_per_s'] * 1e9 / gemm['flops_per_s']
     print(f'{args.config}: input 1x3x{h}x{w}, {torch.get_num_threads()} CPU thread(s), '
-          'pretrained weights off')
-    print(f'{"network":<22} {"params (M)":>10} {"GFLOPs":>12} {"CPU ms/img":>12}')
+          f'{precision}, pretrained weights off; GEMM peak {gemm["flops_per_s"] / 1e9:.1f} '
+          f'GFLOP/s ({precision}, n={int(gemm["n"])})')
+    print(f'{"network":<22} {"params (M)":>10} {"GFLOPs":>12} {"CPU ms/img":>12} '
+          f'{"GFLOP/s":>9} {"of peak":>8}')
     for name, r in results.items():
         print(fmt_row(name, r))
     ratios = []

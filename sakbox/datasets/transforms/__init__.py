@@ -6,6 +6,7 @@ root registry and so are reachable from configs with ``default_scope='sakbox'``.
 """
 import mmcv.transforms  # noqa: F401  (registers mmcv's transforms)
 
+from .cached_views import SeededViewCrop, ViewParams, sample_view_params
 from .formatting import AddIgnoreRegions, PackMultiTaskInputs
 from .geometric import (
     MultiTaskPad,
@@ -23,3 +24,4 @@ __all__ = [
     'MultiTaskRandomFlip', 'MultiTaskPad', 'RandomResizedCrop', 'PhotoMetricDistortion',
     'AddIgnoreRegions', 'PackMultiTaskInputs'
 ]
+__all__ += ['SeededViewCrop', 'ViewParams', 'sample_view_params']

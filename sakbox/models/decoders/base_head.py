@@ -1,6 +1,8 @@
 """Common parts of the dense task heads."""
 from typing import List, Optional, Sequence, Tuple, Union
 
+import torch.nn as nn
+import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor
 
@@ -61,3 +63,26 @@ class BaseDecodeHead(BaseModule):
             return int(input_size[0]) // 4, int(input_size[1]) // 4
         h, w = feats[0].shape[-2:]
         return max(1, h * patch_size // 4), max(1, w * patch_size // 4)
+
+
+def project_levels(linears: Sequence[nn.Module], feats: Sequence[Tensor], size: Tuple[int, int],
+                   align_corners: bool = False) -> List[Tensor]:
+    """Apply one channel-wise linear layer per level and resize every level to ``size``.
+
+    Args:
+        linears (Sequence[nn.Module]): One ``nn.Linear`` (C -> E) per level.
+        feats (Sequence[Tensor]): Levels (B, C, h, w).
+        size (Tuple[int, int]): Common (h', w') of the outputs (bilinear resize;
+            levels already of that size are left as they are).
+        align_corners (bool): For the bilinear resize.
+
+    Returns:
+        List[Tensor]: Levels (B, E, h', w').
+    """
+    outs = []
+    for linear, f in zip(linears, feats):
+        x = linear(f.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)  # (B, E, h, w)
+        if tuple(x.shape[-2:]) != tuple(size):
+            x = F.interpolate(x, size=size, mode='bilinear', align_corners=align_corners)
+        outs.append(x)
+    return outs

@@ -3,13 +3,12 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from torch import Tensor
 
 from sakbox.registry import MODELS
 
-from .base_head import BaseDecodeHead
+from .base_head import BaseDecodeHead, project_levels
 
 
 @MODELS.register_module()
@@ -77,10 +76,6 @@ class SAKHead(BaseDecodeHead):
         """
         self._check_inputs(feats)
         size = self.quarter_size(feats, self.patch_size, input_size)
-        outs = []
-        for linear, f in zip(self.linears, feats):
-            x = linear(f.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)  # (B, E, h, w)
-            outs.append(F.interpolate(x, size=size, mode='bilinear',
-                                      align_corners=self.align_corners))
+        outs = project_levels(self.linears, feats, size, self.align_corners)
         x = self.linear_fuse(torch.cat(outs, dim=1).contiguous())
         return self.last_conv(x)

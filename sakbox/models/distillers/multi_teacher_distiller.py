@@ -31,6 +31,9 @@ class MultiTeacherDistiller(BaseDistiller):
         teacher_loss_weights (Dict[str, float], optional): Per-teacher weights.
         data_preprocessor (dict | nn.Module, optional): Data preprocessor.
         build_teachers (bool): Build the teachers. Default: True.
+        build_teachers_for_test (bool): What ``init_model`` / ``tools/test.py``
+            use for ``build_teachers``. Default: True, because the predictions
+            of this model are a distillation metric (``distill_cos``).
         save_teachers (bool): Keep teacher weights in checkpoints. Default: False.
         teacher_dims (dict, optional): Teacher widths when not built.
         teacher_init_seed (int, optional): Seed for random teachers.
@@ -47,6 +50,7 @@ class MultiTeacherDistiller(BaseDistiller):
                  teacher_loss_weights: Optional[Dict[str, float]] = None,
                  data_preprocessor: Optional[ConfigType] = None,
                  build_teachers: bool = True,
+                 build_teachers_for_test: bool = True,
                  save_teachers: bool = False,
                  teacher_dims: Optional[dict] = None,
                  teacher_init_seed: Optional[int] = None,
@@ -61,6 +65,7 @@ class MultiTeacherDistiller(BaseDistiller):
                          save_teachers=save_teachers, teacher_dims=teacher_dims,
                          teacher_init_seed=teacher_init_seed,
                          teacher_precision=teacher_precision, init_cfg=init_cfg)
+        self.build_teachers_for_test = build_teachers_for_test
         student = dict(student)
         student['teacher_dims'] = dict(self.teacher_dims)
         student['tasks'] = None

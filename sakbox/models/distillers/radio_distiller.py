@@ -71,6 +71,8 @@ class RADIODistiller(BaseDistiller):
             normalisers start as identity and are expected from a checkpoint.
         train_resolutions (sequence, optional): Sizes (int or (h, w)); one is drawn
             per training batch unless ``MultiResolutionHook`` fixes one.
+        build_teachers_for_test (bool): What ``init_model`` / ``tools/test.py``
+            use for ``build_teachers``; predictions need no teacher. Default: False.
         data_preprocessor, build_teachers, save_teachers, teacher_dims,
         teacher_init_seed, teacher_precision, init_cfg: see :class:`BaseDistiller`.
     """
@@ -85,7 +87,8 @@ class RADIODistiller(BaseDistiller):
                  feature_match: str = 'teacher', phi_s: Optional[dict] = None,
                  train_resolutions: Optional[Sequence] = None,
                  data_preprocessor: Optional[ConfigType] = None,
-                 build_teachers: bool = True, save_teachers: bool = False,
+                 build_teachers: bool = True, build_teachers_for_test: bool = False,
+                 save_teachers: bool = False,
                  teacher_dims: Optional[dict] = None,
                  teacher_init_seed: Optional[int] = None,
                  teacher_precision: str = 'auto',
@@ -103,6 +106,7 @@ class RADIODistiller(BaseDistiller):
             raise ValueError(f"RADIODistiller: feature_match must be 'teacher' or 'larger', "
                              f'got {feature_match!r}')
         self.feature_match = feature_match
+        self.build_teachers_for_test = build_teachers_for_test
         self._teacher_cfgs = {n: self._teacher_cfg(c, {}) for n, c in teachers.items()}
         self.options = self._parse_options(teacher_options or {})
         with_summary = [n for n in self.teacher_names if self.options[n]['summary']]

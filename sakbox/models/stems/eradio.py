@@ -11,13 +11,15 @@ light neck sums the projected stride-16 and (up-sampled) stride-32 stages
 into one stride-16 map — the grid of a ViT/16, so the same adaptors and
 distiller serve both students.
 """
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+import contextlib
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from timm.layers import DropPath, Mlp, trunc_normal_
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from sakbox.registry import MODELS
 
@@ -26,6 +28,32 @@ def conv_bn(cin: int, cout: int, k: int = 3, s: int = 1, groups: int = 1) -> nn.
     """Conv (no bias) + BatchNorm, padded to keep the size at stride 1."""
     return nn.Sequential(nn.Conv2d(cin, cout, k, s, k // 2, groups=groups, bias=False),
                          nn.BatchNorm2d(cout))
+
+
+@contextlib.contextmanager
+def _bn_stats_frozen(module: nn.Module) -> Iterator[None]:
+    """Keep the BatchNorm running statistics of ``module`` unchanged inside the context.
+
+    Gradient checkpointing re-runs a block's forward in backward; without this,
+    every BatchNorm in it would update its running statistics twice per step.
+    """
+    norms = [m for m in module.modules()
+             if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    saved = [(m.momentum, m.num_batches_tracked.clone()) for m in norms]
+    for m in norms:
+        m.momentum = 0.0  # running = 1 * running + 0 * batch statistic
+    try:
+        yield
+    finally:
+        for m, (momentum, count) in zip(norms, saved):
+            m.momentum = momentum
+            m.num_batches_tracked.copy_(count)
+
+
+def checkpoint_block(block: nn.Module, x: Tensor) -> Tensor:
+    """``block(x)`` recomputed in backward, BatchNorm statistics updated once."""
+    return checkpoint(block, x, use_reentrant=False,
+                      context_fn=lambda: (contextlib.nullcontext(), _bn_stats_frozen(block)))
 
 
 class ConvBlock(nn.Module):
@@ -169,6 +197,9 @@ class ERADIO(BaseModule):
         num_cls_tokens (int): Summary slots in the output; E-RADIO's summary is the
             mean-pooled ``features``, repeated per slot (as in the official model).
         frozen (bool): Freeze the stem and keep it in eval mode.
+        with_cp (bool): Gradient checkpointing of every stage block (recomputed in
+            backward, BatchNorm statistics still updated once per step; also
+            :meth:`set_grad_checkpointing`).
         tasks (sequence[str], optional): Also return ``task_feats`` = ``{task: levels}``.
         teacher_dims (dict, optional): Accepted for ``MultiTaskDistiller``; unused.
         init_cfg (dict, optional): MMEngine init config.
@@ -178,7 +209,8 @@ class ERADIO(BaseModule):
                  num_heads: Sequence[int] = (4, 8), window_size: int = 8,
                  sr_ratios: Sequence[int] = (2, 1), mlp_ratio: float = 4.0,
                  drop_path_rate: float = 0.0, embed_dim: int = 768, num_cls_tokens: int = 1,
-                 frozen: bool = False, tasks: Optional[Sequence[str]] = None,
+                 frozen: bool = False, with_cp: bool = False,
+                 tasks: Optional[Sequence[str]] = None,
                  teacher_dims: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if len(depths) != 4 or len(num_heads) != 2:
@@ -191,6 +223,7 @@ class ERADIO(BaseModule):
         self.out_indices = [0, 1, 2, 3]
         self.tasks = list(tasks) if tasks is not None else None
         self.frozen = frozen
+        self.with_cp = with_cp
         self.stem = nn.Sequential(conv_bn(3, stem_dim, s=2), nn.ReLU(),
                                   conv_bn(stem_dim, dim, s=2), nn.ReLU())
         total = sum(depths)
@@ -230,6 +263,17 @@ class ERADIO(BaseModule):
         """Set the mode; a ``frozen`` stem always stays in eval mode."""
         return super().train(mode and not self.frozen)
 
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute each stage block in backward instead of keeping its activations."""
+        self.with_cp = enable
+
+    def _run_stage(self, stage: nn.Sequential, x: Tensor) -> Tensor:
+        if not (self.with_cp and torch.is_grad_enabled()):
+            return stage(x)
+        for block in stage:
+            x = checkpoint_block(block, x)
+        return x
+
     def forward_levels(self, x: Tensor) -> List[Tensor]:
         """Stage outputs before down-sampling: 4 maps (B, dim * 2**i, H / 2**(i+2), ...)."""
         if x.shape[-2] % 32 or x.shape[-1] % 32:
@@ -239,7 +283,7 @@ class ERADIO(BaseModule):
         x = self.stem(x)
         levels = []
         for i, stage in enumerate(self.stages):
-            x = stage(x)
+            x = self._run_stage(stage, x)
             levels.append(x)
             if i < 3:
                 x = self.downsamples[i](x)

@@ -188,7 +188,8 @@ class RADIOViT(BaseModule):
         out_indices (sequence[int], optional): Blocks whose outputs are returned as
             ``levels`` (negative counts from the end). Default: 4 evenly spaced.
         output_fmt (str): ``'NCHW'`` -> ``features`` (B, C, h, w); ``'NLC'`` -> (B, h*w, C).
-        with_cp (bool): Gradient checkpointing of the blocks.
+        with_cp (bool): Gradient checkpointing of the blocks (recomputed in backward;
+            also :meth:`set_grad_checkpointing`).
         feature_normalizer (bool): Apply a fixed affine map ``tx @ (x - mean)`` (buffers
             of a :class:`PhiSNormalizer`, identity until loaded) to ``features``, as the
             released RADIO checkpoints that carry a ``_feature_normalizer`` do.
@@ -273,6 +274,10 @@ class RADIOViT(BaseModule):
         """Summary + register tokens."""
         return self.patch_generator.num_prefix_tokens
 
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute each block in backward instead of keeping its activations (timm API)."""
+        self.with_cp = enable
+
     def no_weight_decay(self) -> List[str]:
         """Parameter names that should not be weight-decayed."""
         return ['patch_generator.pos_embed', 'patch_generator.cls_token']
@@ -284,7 +289,7 @@ class RADIOViT(BaseModule):
         for i, blk in enumerate(self.blocks):
             if i > last:
                 break
-            if self.with_cp and x.requires_grad:
+            if self.with_cp and torch.is_grad_enabled():
                 x = checkpoint(blk, x, use_reentrant=False)
             else:
                 x = blk(x)

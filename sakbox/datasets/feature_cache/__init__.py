@@ -1,0 +1,8 @@
+"""On-disk cache of teacher features for offline (stage-1) distillation."""
+from .extractor import TeacherFeatureExtractor
+from .index import CacheIndex
+from .reader import TeacherFeatureCache
+from .writer import ShardWriter, shard_is_complete
+
+__all__ = ['CacheIndex', 'TeacherFeatureCache', 'TeacherFeatureExtractor', 'ShardWriter',
+           'shard_is_complete']

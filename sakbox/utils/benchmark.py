@@ -1,0 +1,240 @@
+"""Measurement helpers shared by the benchmark tools (``tools/analysis_tools/benchmark_*.py``).
+
+Everything here measures, nothing estimates: FLOPs come from
+``torch.utils.flop_counter.FlopCounterMode`` running the real computation (a
+multiply-add = 2 FLOPs), the GEMM peak from square matmuls timed in the calling
+process, memory from the OS (CPU) or the CUDA caching allocator.
+"""
+import math
+import re
+import time
+from typing import Callable, Dict, List, Optional, Sequence, Union
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+_PROC_STATUS = '/proc/self/status'
+_PROC_CLEAR_REFS = '/proc/self/clear_refs'
+
+
+def disable_pretrained(model_cfg: dict) -> None:
+    """Switch off every pretrained / checkpoint load in a model config, in place.
+
+    Covers the model's ``init_cfg``, the student and every teacher
+    (``pretrained``, ``checkpoint``, ``vit_checkpoint``, ``init_cfg``).
+
+    Args:
+        model_cfg (dict): ``cfg.model`` (modified in place).
+    """
+    model_cfg.pop('init_cfg', None)
+    parts = [model_cfg.get('student')] + list((model_cfg.get('teachers') or {}).values())
+    for part in parts:
+        if isinstance(part, dict):
+            if 'pretrained' in part:
+                part['pretrained'] = False
+            for key in ('checkpoint', 'vit_checkpoint', 'init_cfg'):
+                if part.get(key) is not None:
+                    part[key] = None
+
+
+def synchronize(device: Union[str, torch.device]) -> None:
+    """Wait for the queued work of ``device`` (no-op on the CPU)."""
+    device = torch.device(device)
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def _time_matmul(a: torch.Tensor, b: torch.Tensor, repeat: int) -> float:
+    """Fastest of ``repeat`` timed ``a @ b`` (seconds)."""
+    best = math.inf
+    for _ in range(max(1, repeat)):
+        synchronize(a.device)
+        start = time.perf_counter()
+        torch.mm(a, b)
+        synchronize(a.device)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def measure_gemm_peak(dtype: torch.dtype = torch.float32,
+                      device: Union[str, torch.device] = 'cpu',
+                      n: int = 2048,
+                      repeat: int = 3,
+                      max_seconds: Optional[float] = 20.0) -> Dict[str, float]:
+    """Measure the matmul throughput of ``dtype`` on ``device`` in this process.
+
+    Times ``repeat`` square ``n x n @ n x n`` matmuls (after one untimed
+    call) and keeps the fastest: ``2 n^3 / t``. This is the roof that achieved
+    FLOP/s are divided by, measured with the same threads and precision as the
+    workload. When ``max_seconds`` is set and a small probe predicts that the
+    ``n`` matmuls would take longer (e.g. bf16 on a CPU without native bf16,
+    which runs ~100x slower than fp32), ``n`` is halved until they fit; the
+    size actually used is returned.
+
+    Args:
+        dtype (torch.dtype): Element type of both operands.
+        device (str | torch.device): Where to run.
+        n (int): Matrix size. Default: 2048.
+        repeat (int): Timed calls. Default: 3.
+        max_seconds (float, optional): Time budget of the timed calls; None
+            always uses ``n``.
+
+    Returns:
+        Dict[str, float]: ``flops_per_s`` (the peak), ``n`` (size used) and
+        ``seconds`` (fastest call).
+    """
+    if n < 1 or repeat < 1:
+        raise ValueError(f'measure_gemm_peak: n={n} and repeat={repeat} must be positive')
+    device = torch.device(device)
+    if max_seconds is not None:
+        probe = min(n, 512)
+        a = torch.randn(probe, probe, device=device).to(dtype)
+        torch.mm(a, a)
+        rate = 2 * probe ** 3 / max(_time_matmul(a, a, 1), 1e-9)
+        # Larger matrices run at least as fast as the probe: a safe over-estimate.
+        while n > probe and (repeat + 1) * 2 * n ** 3 / rate > max_seconds:
+            n //= 2
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+    torch.mm(a, b)  # warm-up: thread pool, kernel selection, page faults
+    seconds = _time_matmul(a, b, repeat)
+    return dict(flops_per_s=2.0 * n ** 3 / seconds, n=float(n), seconds=seconds)
+
+
+def _total_outputs(out) -> torch.Tensor:
+    """Sum of every floating tensor that requires grad in ``out`` (a scalar to backprop)."""
+    if isinstance(out, torch.Tensor):
+        tensors = [out]
+    elif isinstance(out, dict):
+        tensors = [v for v in out.values() if isinstance(v, torch.Tensor)]
+    else:
+        tensors = [v for v in out if isinstance(v, torch.Tensor)]
+    tensors = [t for t in tensors if t.requires_grad]
+    if not tensors:
+        raise ValueError('count_flops(backward=True): the callable returned no tensor that '
+                         'requires grad')
+    return sum(t.float().sum() for t in tensors)
+
+
+def count_flops(fn: Callable, *args, backward: bool = False, **kwargs) -> Dict[str, float]:
+    """FLOPs of one call of ``fn(*args, **kwargs)``, optionally with its backward.
+
+    Counted by ``FlopCounterMode`` (matmuls, convolutions, attention; a
+    multiply-add is 2 FLOPs). With ``backward=True`` the sum of the outputs
+    that require grad is back-propagated inside the same counter; gradients
+    accumulate into the parameters' ``.grad`` as in a real step.
+
+    Args:
+        fn (Callable): The computation.
+        *args: Positional arguments of ``fn``.
+        backward (bool): Also count the backward pass.
+        **kwargs: Keyword arguments of ``fn``.
+
+    Returns:
+        Dict[str, float]: ``forward``, ``backward`` (0 without) and ``total``.
+    """
+    counter = FlopCounterMode(display=False)
+    with counter:
+        out = fn(*args, **kwargs)
+        forward = float(counter.get_total_flops())
+        if backward:
+            _total_outputs(out).backward()
+        total = float(counter.get_total_flops())
+    return dict(forward=forward, backward=total - forward, total=total)
+
+
+def _read_status_kb(key: str) -> Optional[int]:
+    try:
+        with open(_PROC_STATUS) as f:
+            match = re.search(rf'^{key}:\s+(\d+)\s*kB', f.read(), re.MULTILINE)
+    except OSError:
+        return None
+    return int(match.group(1)) if match else None
+
+
+def reset_peak_memory(device: Union[str, torch.device] = 'cpu') -> bool:
+    """Start a new peak-memory window.
+
+    CPU: writes ``5`` to ``/proc/self/clear_refs``, which resets the resident
+    high-water mark ``VmHWM`` (Linux >= 4.0). CUDA: resets the allocator's
+    peak statistics.
+
+    Args:
+        device (str | torch.device): The device whose peak is tracked.
+
+    Returns:
+        bool: True if the peak was reset; False where the OS does not allow it
+        (the peak then counts from process start).
+    """
+    device = torch.device(device)
+    if device.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats(device)
+        return True
+    try:
+        with open(_PROC_CLEAR_REFS, 'w') as f:
+            f.write('5')
+    except OSError:
+        return False
+    return True
+
+
+def peak_memory_bytes(device: Union[str, torch.device] = 'cpu') -> Optional[int]:
+    """Peak memory since the last :func:`reset_peak_memory` (or process start).
+
+    CPU: the process's peak resident set (``VmHWM`` of ``/proc/self/status``,
+    else ``resource.getrusage`` ``ru_maxrss``), which includes the Python
+    interpreter and the libraries. CUDA: ``torch.cuda.max_memory_allocated``.
+
+    Args:
+        device (str | torch.device): The device.
+
+    Returns:
+        int, optional: Bytes; None when no source is available.
+    """
+    device = torch.device(device)
+    if device.type == 'cuda':
+        return int(torch.cuda.max_memory_allocated(device))
+    kb = _read_status_kb('VmHWM')
+    if kb is not None:
+        return kb * 1024
+    try:
+        import resource
+    except ImportError:  # not a Unix
+        return None
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]],
+                 float_fmt: str = '.3g') -> str:
+    """Render rows as a plain-text table with right-aligned columns.
+
+    Args:
+        headers (Sequence[str]): Column titles.
+        rows (Sequence[Sequence[object]]): One sequence per row, as long as ``headers``;
+            floats are formatted with ``float_fmt``, None prints as ``-``.
+        float_fmt (str): Format spec of floats.
+
+    Returns:
+        str: The table (no trailing newline).
+    """
+    def cell(v: object) -> str:
+        if v is None:
+            return '-'
+        if isinstance(v, float):
+            return format(v, float_fmt)
+        return str(v)
+
+    table: List[List[str]] = [list(map(str, headers))]
+    for i, row in enumerate(rows):
+        if len(row) != len(headers):
+            raise ValueError(f'format_table: row {i} has {len(row)} cells, expected '
+                             f'{len(headers)} ({list(headers)})')
+        table.append([cell(v) for v in row])
+    widths = [max(len(r[c]) for r in table) for c in range(len(headers))]
+    lines = []
+    for j, r in enumerate(table):
+        first = r[0].ljust(widths[0])
+        lines.append('  '.join([first] + [v.rjust(w) for v, w in zip(r[1:], widths[1:])]))
+        if j == 0:
+            lines.append('  '.join('-' * w for w in widths))
+    return '\n'.join(lines)

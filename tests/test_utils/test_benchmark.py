@@ -1,0 +1,72 @@
+"""sakbox.utils.benchmark: FLOP counting, GEMM peak, peak memory, tables."""
+import pytest
+import torch
+import torch.nn as nn
+
+from sakbox.utils.benchmark import (
+    count_flops,
+    disable_pretrained,
+    format_table,
+    measure_gemm_peak,
+    peak_memory_bytes,
+    reset_peak_memory,
+)
+
+
+@pytest.mark.parametrize('batch,cin,cout', [(3, 8, 5), (16, 32, 64)])
+def test_count_flops_linear_forward_and_backward_exact(batch, cin, cout):
+    layer = nn.Linear(cin, cout)
+    x = torch.randn(batch, cin, requires_grad=True)
+    fwd = 2 * batch * cin * cout
+    assert count_flops(layer, x) == dict(forward=fwd, backward=0, total=fwd)
+    both = count_flops(layer, x, backward=True)
+    # backward = grad of the input + grad of the weight, one GEMM each
+    assert both['forward'] == fwd and both['backward'] == 2 * fwd and both['total'] == 3 * fwd
+    assert layer.weight.grad is not None and x.grad.shape == x.shape
+
+
+def test_count_flops_backward_needs_a_grad_output():
+    with pytest.raises(ValueError, match='requires grad'):
+        count_flops(lambda t: t * 2, torch.randn(2), backward=True)
+
+
+def test_gemm_peak_is_consistent_and_shrinks_to_the_budget():
+    peak = measure_gemm_peak(torch.float32, 'cpu', n=128, repeat=2, max_seconds=None)
+    assert peak['n'] == 128 and peak['seconds'] > 0
+    assert peak['flops_per_s'] == pytest.approx(2 * 128 ** 3 / peak['seconds'])
+    # A budget no matmul can meet halves n down to the probe size (512 here).
+    tiny = measure_gemm_peak(torch.float32, 'cpu', n=4096, repeat=1, max_seconds=1e-9)
+    assert tiny['n'] == 512 and tiny['flops_per_s'] > 0
+    with pytest.raises(ValueError, match='n=0'):
+        measure_gemm_peak(n=0)
+
+
+def test_peak_memory_sees_a_new_allocation():
+    reset_peak_memory('cpu')
+    before = peak_memory_bytes('cpu')
+    assert before is not None and before > 0
+    block = torch.ones(64 * 1024 * 1024 // 4)  # 64 MiB, touched
+    after = peak_memory_bytes('cpu')
+    assert after >= before + 48 * 1024 * 1024
+    del block
+
+
+def test_disable_pretrained_clears_student_and_teachers():
+    cfg = dict(init_cfg=dict(type='Pretrained'),
+               student=dict(pretrained=True, vit_checkpoint='a.pth'),
+               teachers=dict(t=dict(pretrained=True, checkpoint='b.pth', init_cfg=dict())))
+    disable_pretrained(cfg)
+    assert 'init_cfg' not in cfg
+    assert cfg['student'] == dict(pretrained=False, vit_checkpoint=None)
+    assert cfg['teachers']['t']['pretrained'] is False
+    assert cfg['teachers']['t']['checkpoint'] is None
+
+
+def test_format_table_aligns_and_checks_rows():
+    text = format_table(['name', 'x'], [['a', 1.23456], ['long name', None]])
+    lines = text.splitlines()
+    assert lines[0].split() == ['name', 'x'] and set(lines[1]) <= {'-', ' '}
+    assert lines[2].endswith('1.23') and lines[3].endswith('-')
+    assert len({len(line) for line in lines}) == 1
+    with pytest.raises(ValueError, match='row 0 has 1 cells'):
+        format_table(['a', 'b'], [[1]])
