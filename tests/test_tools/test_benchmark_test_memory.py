@@ -20,11 +20,15 @@ def load_tool():
 tool = load_tool()
 
 
-def check_results(res):
+def check_results(res, own_process=True):
     free, loaded = res['teacher-free'], res['teachers-loaded']
     for r in (free, loaded):
         assert r['input_size'] == [32, 48] and r['batch_size'] == 1
-        assert r['peak_bytes'] > r['model_peak_bytes'] > 0 and r['ms_per_step'] > 0
+        assert r['peak_bytes'] > 0 and r['ms_per_step'] > 0
+        if own_process:
+            # Only a fresh process has a peak above its import-time baseline; inside a
+            # long pytest process freed-but-resident heap can absorb a tiny model.
+            assert r['peak_bytes'] > r['model_peak_bytes'] > 0
     # Same student and heads in both builds; only the loaded one holds teachers.
     assert free['model_bytes'] == loaded['model_bytes'] > 0
     assert free['teacher_bytes'] == 0 and loaded['teacher_bytes'] > 0
@@ -41,7 +45,7 @@ def test_main_reports_both_phases_and_ratios(monkeypatch, capsys, tmp_path):
     out_json = tmp_path / 'res.json'
     res = tool.main([CONFIG, *SMALL, '--json', str(out_json),
                      '--cfg-options', 'model.student.router.noisy_gating=False'])
-    check_results(res)
+    check_results(res, own_process=False)
     out = capsys.readouterr().out
     assert 'teacher-free / teachers-loaded, peak RSS of the process' in out
     assert 'parameter + buffer bytes' in out and 'goal <= 0.4x' in out
