@@ -6,14 +6,20 @@ once on ``K`` fixed views of every image. A view is a function of
 split over processes and resumed, and training can apply exactly the view the
 cached features were computed on.
 """
-import math
 from typing import NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmcv.transforms import BaseTransform
 
 from ...registry import TRANSFORMS
-from .geometric import _INTERP, MultiTaskRandomFlip, _pair, crop_results, resize_results
+from .geometric import (
+    _INTERP,
+    MultiTaskRandomFlip,
+    _pair,
+    crop_results,
+    random_resized_box,
+    resize_results,
+)
 
 
 class ViewParams(NamedTuple):
@@ -58,40 +64,6 @@ def view_rng(seed: int, index: int, view: int) -> np.random.Generator:
         np.random.Generator: A PCG64 generator.
     """
     return np.random.default_rng(np.random.SeedSequence([int(seed), int(index), int(view)]))
-
-
-def random_resized_box(rng: np.random.Generator, h: int, w: int, scale: Sequence[float],
-                       ratio: Sequence[float]) -> Tuple[int, int, int, int]:
-    """Inception-style crop box, drawn as :class:`RandomResizedCrop` draws it.
-
-    Args:
-        rng (np.random.Generator): Source of randomness.
-        h (int): Image height.
-        w (int): Image width.
-        scale (Sequence[float]): Range of the crop area as a fraction of the image area.
-        ratio (Sequence[float]): Range of the crop aspect ratio (W / H).
-
-    Returns:
-        Tuple[int, int, int, int]: ``(y0, x0, crop_h, crop_w)``.
-    """
-    area = h * w
-    log_ratio = np.log(ratio)
-    for _ in range(10):
-        target = area * rng.uniform(*scale)
-        aspect = math.exp(rng.uniform(*log_ratio))
-        cw = int(round(math.sqrt(target * aspect)))
-        ch = int(round(math.sqrt(target / aspect)))
-        if 0 < cw <= w and 0 < ch <= h:
-            return int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1)), ch, cw
-    # Fallback (as torchvision): the central crop with the closest allowed ratio.
-    in_ratio = w / h
-    if in_ratio < min(ratio):
-        cw, ch = w, int(round(w / min(ratio)))
-    elif in_ratio > max(ratio):
-        ch, cw = h, int(round(h * max(ratio)))
-    else:
-        ch, cw = h, w
-    return (h - ch) // 2, (w - cw) // 2, ch, cw
 
 
 def sample_view_params(seed: int, index: int, view: int, img_hw: Tuple[int, int],

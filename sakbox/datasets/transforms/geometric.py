@@ -269,6 +269,43 @@ class MultiTaskPad(BaseTransform):
         return f'{type(self).__name__}(size={self.size}, size_divisor={self.size_divisor})'
 
 
+def random_resized_box(rng, h: int, w: int, scale: Sequence[float],
+                       ratio: Sequence[float]) -> Tuple[int, int, int, int]:
+    """Draw an Inception-style crop box (random area fraction and aspect ratio).
+
+    Args:
+        rng: Source of randomness: a ``np.random.Generator`` (``uniform`` /
+            ``integers``) or the legacy ``np.random`` module / ``RandomState``
+            (``uniform`` / ``randint``); the draws are the same calls in the same order.
+        h (int): Image height.
+        w (int): Image width.
+        scale (Sequence[float]): Range of the crop area as a fraction of the image area.
+        ratio (Sequence[float]): Range of the crop aspect ratio (W / H).
+
+    Returns:
+        Tuple[int, int, int, int]: ``(y0, x0, crop_h, crop_w)``.
+    """
+    integers = getattr(rng, 'integers', None) or rng.randint
+    area = h * w
+    log_ratio = np.log(ratio)
+    for _ in range(10):
+        target = area * rng.uniform(*scale)
+        aspect = math.exp(rng.uniform(*log_ratio))
+        cw = int(round(math.sqrt(target * aspect)))
+        ch = int(round(math.sqrt(target / aspect)))
+        if 0 < cw <= w and 0 < ch <= h:
+            return int(integers(0, h - ch + 1)), int(integers(0, w - cw + 1)), ch, cw
+    # Fallback (as torchvision): the central crop with the closest allowed ratio.
+    in_ratio = w / h
+    if in_ratio < min(ratio):
+        cw, ch = w, int(round(w / min(ratio)))
+    elif in_ratio > max(ratio):
+        ch, cw = h, int(round(h * max(ratio)))
+    else:
+        ch, cw = h, w
+    return (h - ch) // 2, (w - cw) // 2, ch, cw
+
+
 @TRANSFORMS.register_module()
 class RandomResizedCrop(BaseTransform):
     """Crop a random area and aspect ratio, then resize to ``size`` (Inception-style).
@@ -294,24 +331,7 @@ class RandomResizedCrop(BaseTransform):
 
     @cache_randomness
     def _random_box(self, h: int, w: int) -> Tuple[int, int, int, int]:
-        area = h * w
-        log_ratio = np.log(self.ratio)
-        for _ in range(10):
-            target = area * np.random.uniform(*self.scale)
-            aspect = math.exp(np.random.uniform(*log_ratio))
-            cw = int(round(math.sqrt(target * aspect)))
-            ch = int(round(math.sqrt(target / aspect)))
-            if 0 < cw <= w and 0 < ch <= h:
-                return np.random.randint(0, h - ch + 1), np.random.randint(0, w - cw + 1), ch, cw
-        # Fallback (as torchvision): the central crop with the closest allowed ratio.
-        in_ratio = w / h
-        if in_ratio < min(self.ratio):
-            cw, ch = w, int(round(w / min(self.ratio)))
-        elif in_ratio > max(self.ratio):
-            ch, cw = h, int(round(h * max(self.ratio)))
-        else:
-            ch, cw = h, w
-        return (h - ch) // 2, (w - cw) // 2, ch, cw
+        return random_resized_box(np.random, h, w, self.scale, self.ratio)
 
     def transform(self, results: dict) -> dict:
         """Crop and resize (see the class docstring)."""
