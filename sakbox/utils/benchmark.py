@@ -152,6 +152,12 @@ def _read_status_kb(key: str) -> Optional[int]:
     return int(match.group(1)) if match else None
 
 
+def resident_bytes() -> Optional[int]:
+    """The current resident set (``VmRSS``) of this process in bytes; None where unknown."""
+    kb = _read_status_kb('VmRSS')
+    return None if kb is None else kb * 1024
+
+
 def reset_peak_memory(device: Union[str, torch.device] = 'cpu') -> bool:
     """Start a new peak-memory window.
 

@@ -92,3 +92,11 @@ def test_format_table_aligns_and_checks_rows():
     assert len({len(line) for line in lines}) == 1
     with pytest.raises(ValueError, match='row 0 has 1 cells'):
         format_table(['a', 'b'], [[1]])
+
+
+def test_resident_bytes_is_positive_and_below_the_peak():
+    from sakbox.utils.benchmark import peak_memory_bytes, resident_bytes
+    now = resident_bytes()
+    if now is None:
+        pytest.skip('no /proc/self/status (not Linux)')
+    assert 0 < now <= peak_memory_bytes('cpu')

@@ -158,7 +158,12 @@ def run_phase(args: argparse.Namespace) -> Dict[str, float]:
 
     from sakbox.registry import MODELS
     from sakbox.utils import register_all_modules
-    from sakbox.utils.benchmark import peak_memory_bytes, reset_peak_memory, synchronize
+    from sakbox.utils.benchmark import (
+        peak_memory_bytes,
+        reset_peak_memory,
+        resident_bytes,
+        synchronize,
+    )
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -171,7 +176,7 @@ def run_phase(args: argparse.Namespace) -> Dict[str, float]:
     model_cfg = build_phase_model_cfg(cfg, build_teachers)
     batch = random_batch(batch_size, size)
 
-    baseline = _resident_bytes()
+    baseline = resident_bytes()
     reset_peak_memory('cpu')
     if device.type == 'cuda':
         reset_peak_memory(device)
@@ -207,18 +212,6 @@ def run_phase(args: argparse.Namespace) -> Dict[str, float]:
     if device.type == 'cuda':
         result['model_peak_bytes'] = peak_memory_bytes(device)
     return result
-
-
-def _resident_bytes() -> Optional[int]:
-    """The current resident set (``VmRSS``) of this process, None where unknown."""
-    try:
-        with open('/proc/self/status') as f:
-            for line in f:
-                if line.startswith('VmRSS:'):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
 
 
 def load_cfg(args: argparse.Namespace) -> Config:
