@@ -1,8 +1,10 @@
 """Helpers shared by tests that run the command-line tools."""
+import importlib.util
 import os
 import os.path as osp
 import subprocess
 import sys
+from types import ModuleType
 from typing import List, Optional
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -24,6 +26,20 @@ def run_tool(args: List[str], env: Optional[dict] = None, timeout: int = 600,
         raise AssertionError(f'{" ".join(args)} exited {proc.returncode}\n'
                              f'stdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-6000:]}')
     return proc
+
+
+def load_tool(rel_path: str) -> ModuleType:
+    """Import a script of the repo (e.g. ``'tools/analysis_tools/benchmark_train.py'``).
+
+    The module is executed under the name ``_tool_<file name>`` (never ``__main__``,
+    so its command line does not run) and is not added to ``sys.modules``.
+    """
+    path = osp.join(REPO_ROOT, rel_path)
+    name = '_tool_' + osp.splitext(osp.basename(rel_path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def free_port() -> int:

@@ -1,5 +1,4 @@
 """tools/analysis_tools/benchmark_model.py and router_stats.py on the tiny config."""
-import importlib.util
 import os.path as osp
 
 import torch
@@ -7,21 +6,14 @@ from mmengine.dataset import pseudo_collate
 
 from sakbox.apis import init_model
 from sakbox.structures import MultiTaskDataSample
+from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_synthetic-nyud.py')
 
 
-def load_tool(name):
-    path = osp.join(ROOT, 'tools', 'analysis_tools', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'_tool_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_benchmark_model_reports_student_teachers_and_ratios(capsys):
-    tool = load_tool('benchmark_model')
+    tool = load_tool('tools/analysis_tools/benchmark_model.py')
     res = tool.main([CONFIG, '--shape', '64', '96', '--repeat', '1', '--warmup', '0'])
     names = {'student', 'student stem', 'plain ViT stem', 'teacher dinov2', 'teacher clip',
              'teacher sam', 'teachers (all)'}
@@ -38,7 +30,7 @@ def test_benchmark_model_reports_student_teachers_and_ratios(capsys):
 
 
 def test_router_stats_means_over_batches():
-    tool = load_tool('router_stats')
+    tool = load_tool('tools/analysis_tools/router_stats.py')
     model = init_model(CONFIG)
     g = torch.Generator().manual_seed(0)
     batches = []

@@ -1,6 +1,5 @@
 """Evaluation never runs the teachers: tools/test.py, init_model, validation in training."""
 import copy
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -16,6 +15,7 @@ from sakbox.datasets.synthetic import generate_synthetic_dataset
 from sakbox.registry import MODELS
 from sakbox.structures import MultiTaskDataSample
 from sakbox.utils import register_all_modules
+from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_synthetic-nyud.py')
@@ -98,10 +98,7 @@ def test_training_step_does_run_the_teachers():
 
 def test_init_model_and_test_tool_build_no_teachers(tmp_path):
     assert init_model(CONFIG).teachers is None
-    spec = importlib.util.spec_from_file_location('_tool_test', osp.join(ROOT, 'tools',
-                                                                         'test.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('tools/test.py')
     ckpt = tmp_path / 'model.pth'
     ckpt.write_bytes(b'')
     cfg = tool.build_cfg(tool.parse_args([CONFIG, str(ckpt), '--work-dir', str(tmp_path)]))

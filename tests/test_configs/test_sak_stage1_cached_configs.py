@@ -1,6 +1,5 @@
 """The cached stage-1 configs: consistent with their online twins, and train from a cache."""
 import copy
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -11,18 +10,11 @@ from mmengine.runner import Runner
 
 from sakbox.datasets.synthetic import generate_synthetic_dataset
 from sakbox.registry import MODELS, TRANSFORMS
+from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PAIRS = [('sak_vit-tiny_stage1_synthetic.py', 'sak_vit-tiny_stage1_synthetic_cached.py'),
          ('sak_vit-b_stage1_in1k.py', 'sak_vit-b_stage1_in1k_cached.py')]
-
-
-def _load_tool():
-    path = osp.join(ROOT, 'tools', 'extract_teacher_features.py')
-    spec = importlib.util.spec_from_file_location('extract_teacher_features', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _cfg(name):
@@ -39,7 +31,7 @@ def test_cached_config_matches_its_online_twin(online, cached):
     assert ds.type == 'TeacherFeatureCacheDataset' and ds.teachers == on.model.teachers
     assert ds.dataset.data_root == on.train_dataloader.dataset.data_root
     # Extracting from either config gives the same views.
-    tool = _load_tool()
+    tool = load_tool('tools/extract_teacher_features.py')
     init_default_scope('sakbox')
 
     def view(pipeline):
@@ -55,7 +47,7 @@ def test_tiny_cached_config_trains_from_an_extracted_cache(tmp_path):
                                seed=0)
     cache = tmp_path / 'cache'
     cfg_path = osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_stage1_synthetic_cached.py')
-    stats = _load_tool().main([cfg_path, '--out', str(cache), '--views', '1',
+    stats = load_tool('tools/extract_teacher_features.py').main([cfg_path, '--out', str(cache), '--views', '1',
                                '--num-workers', '0', '--cfg-options',
                                f'train_dataloader.dataset.dataset.data_root={data}'])
     assert stats['images'] == 4

@@ -1,6 +1,5 @@
 """The synthetic scene generator: layouts, determinism, geometric consistency."""
 import filecmp
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -17,6 +16,7 @@ from sakbox.datasets.synthetic import (
     generate_synthetic_dataset,
     render_sample,
 )
+from tests.utils import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -190,11 +190,7 @@ def test_classes_are_learnable_from_colour():
 
 
 def test_cli(tmp_path):
-    spec = importlib.util.spec_from_file_location(
-        'make_synthetic_scenes',
-        osp.join(REPO, 'tools', 'dataset_converters', 'make_synthetic_scenes.py'))
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    cli = load_tool('tools/dataset_converters/make_synthetic_scenes.py')
     cli.main(['--layout', 'pascal', '--out', str(tmp_path / 'p'), '--num-train', '2',
               '--num-val', '1', '--size', '24', '32', '--seed', '1'])
     assert len(open(tmp_path / 'p/ImageSets/Context/train.txt').read().split()) == 2

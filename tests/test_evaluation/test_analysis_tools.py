@@ -1,24 +1,14 @@
 """The evaluation tools in tools/analysis_tools (imported, not run as subprocesses)."""
-import importlib.util
 import json
-import os.path as osp
 
 import numpy as np
 import pytest
 
-from ..utils import REPO_ROOT
-
-
-def _load_tool(name):
-    path = osp.join(REPO_ROOT, 'tools', 'analysis_tools', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from ..utils import load_tool
 
 
 def test_compute_single_task_baselines_merges_and_averages(tmp_path, capsys):
-    tool = _load_tool('compute_single_task_baselines')
+    tool = load_tool('tools/analysis_tools/compute_single_task_baselines.py')
     (tmp_path / 'seg').mkdir()
     with open(tmp_path / 'seg' / 'metrics.json', 'w') as f:  # tools/test.py format
         json.dump(dict(config='c.py', metrics={'semseg/mIoU': 50.0, 'semseg/aAcc': 70.0}), f)
@@ -38,7 +28,7 @@ def test_compute_single_task_baselines_merges_and_averages(tmp_path, capsys):
 
 
 def test_compute_single_task_baselines_errors(tmp_path):
-    tool = _load_tool('compute_single_task_baselines')
+    tool = load_tool('tools/analysis_tools/compute_single_task_baselines.py')
     with pytest.raises(FileNotFoundError, match='metrics.json'):
         tool.main([str(tmp_path)])
     with open(tmp_path / 'other.json', 'w') as f:
@@ -48,7 +38,7 @@ def test_compute_single_task_baselines_errors(tmp_path):
 
 
 def test_benchmark_synthetic_pairs_are_boundary_maps():
-    tool = _load_tool('benchmark_edge_eval')
+    tool = load_tool('tools/analysis_tools/benchmark_edge_eval.py')
     pred, gt = tool.synthetic_pair(np.random.default_rng(0), 48, 64)
     assert pred.shape == gt.shape == (48, 64)
     assert pred.dtype == np.float32 and 0 <= pred.min() and pred.max() <= 1

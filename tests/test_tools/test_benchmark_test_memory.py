@@ -1,23 +1,16 @@
 """tools/analysis_tools/benchmark_test_memory.py on the tiny SAK config."""
-import importlib.util
 import os.path as osp
 
 import pytest
+
+from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_synthetic-nyud.py')
 SMALL = ['--shape', '32', '48', '--batch-size', '1', '--repeat', '1', '--warmup', '0']
 
 
-def load_tool():
-    path = osp.join(ROOT, 'tools', 'analysis_tools', 'benchmark_test_memory.py')
-    spec = importlib.util.spec_from_file_location('_tool_benchmark_test_memory', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = load_tool()
+tool = load_tool('tools/analysis_tools/benchmark_test_memory.py')
 
 
 def check_results(res, own_process=True):

@@ -1,10 +1,11 @@
 """tools/analysis_tools/benchmark_train.py on the tiny SAK config (synthetic batches)."""
-import importlib.util
 import json
 import os.path as osp
 
 import pytest
 import torch
+
+from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG = osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_synthetic-nyud.py')
@@ -12,15 +13,7 @@ CFG = osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_synthetic-nyud.py')
 SMALL = ['--cfg-options', 'crop_size=(32,48)', 'model.teachers.sam.long_side=48']
 
 
-def _load_tool():
-    path = osp.join(ROOT, 'tools', 'analysis_tools', 'benchmark_train.py')
-    spec = importlib.util.spec_from_file_location('benchmark_train', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-tool = _load_tool()
+tool = load_tool('tools/analysis_tools/benchmark_train.py')
 
 
 @pytest.fixture(scope='module')

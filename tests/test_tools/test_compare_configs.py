@@ -1,5 +1,4 @@
 """tools/analysis_tools/compare_configs.py: aggregation, Delta_m and tables on fake metrics."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -8,19 +7,12 @@ import statistics
 import pytest
 
 from sakbox.evaluation.functional import delta_m
+from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-def _load_tool():
-    path = osp.join(ROOT, 'tools', 'analysis_tools', 'compare_configs.py')
-    spec = importlib.util.spec_from_file_location('compare_configs', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-tool = _load_tool()
+tool = load_tool('tools/analysis_tools/compare_configs.py')
 
 # Two configs x three seeds; the light head is 10% worse on semseg and 10% better on depth
 # at every seed, equal on normals and edge, so its Delta_m is exactly 0 with no spread.

@@ -1,6 +1,5 @@
 """tools/extract_teacher_features.py: exactness, resume, mismatch, distributed, training."""
 import copy
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -16,7 +15,7 @@ from mmengine.registry import init_default_scope
 from sakbox.datasets import TeacherFeatureCacheDataset
 from sakbox.datasets.feature_cache import TeacherFeatureCache
 from sakbox.registry import MODELS
-from tests.utils import free_port, run_tool
+from tests.utils import free_port, load_tool, run_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 NUM_IMAGES, SIZE = 6, (32, 32)
@@ -50,15 +49,7 @@ train_dataloader = dict(
 """
 
 
-def _load_tool():
-    path = osp.join(ROOT, 'tools', 'extract_teacher_features.py')
-    spec = importlib.util.spec_from_file_location('extract_teacher_features', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-tool = _load_tool()
+tool = load_tool('tools/extract_teacher_features.py')
 
 
 @pytest.fixture(scope='module')

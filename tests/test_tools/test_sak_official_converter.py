@@ -1,5 +1,4 @@
 """tools/model_converters/sak_official_to_sakbox.py on official-layout fixtures."""
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -18,22 +17,14 @@ from tests.fixtures.sak_official_keys import (
     official_sak_state_dict,
     official_training_checkpoint,
 )
-from tests.utils import REPO_ROOT
+from tests.utils import load_tool
 
 TASKS = ['semseg', 'normals', 'edge', 'depth']
 TEACHERS = ['dinov2', 'clip', 'sam']
 C, DEPTH, SIZE = 32, 4, (32, 48)  # grid (2, 3)
 
 
-def _load_tool():
-    path = osp.join(REPO_ROOT, 'tools', 'model_converters', 'sak_official_to_sakbox.py')
-    spec = importlib.util.spec_from_file_location('sak_official_to_sakbox', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = _load_tool()
+tool = load_tool('tools/model_converters/sak_official_to_sakbox.py')
 
 
 def build_sakbox(stage, teachers=TEACHERS, teacher_dims=None, out_indices=None,

@@ -1,22 +1,15 @@
 """tools/analysis_tools/teacher_precision_check.py on the tiny SAK config."""
-import importlib.util
 import os.path as osp
 
 import pytest
 
+from tests.utils import load_tool
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-def _load_tool():
-    path = osp.join(ROOT, 'tools', 'analysis_tools', 'teacher_precision_check.py')
-    spec = importlib.util.spec_from_file_location('teacher_precision_check', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_bf16_targets_close_to_fp32(tmp_path, capsys):
-    tool = _load_tool()
+    tool = load_tool('tools/analysis_tools/teacher_precision_check.py')
     out = tmp_path / 'prec.json'
     res = tool.main([osp.join(ROOT, 'configs/sak/sak_vit-tiny_synthetic-nyud.py'),
                      '--shape', '64', '64', '--batch', '2', '--random-weights',
@@ -33,7 +26,7 @@ def test_bf16_targets_close_to_fp32(tmp_path, capsys):
 
 
 def test_config_without_teachers_is_refused(tmp_path):
-    tool = _load_tool()
+    tool = load_tool('tools/analysis_tools/teacher_precision_check.py')
     cfg = tmp_path / 'no_teachers.py'
     cfg.write_text("model = dict(type='MultiTaskDistiller', teachers=None)\n")
     with pytest.raises(KeyError, match='no_teachers.py: model.teachers is empty'):

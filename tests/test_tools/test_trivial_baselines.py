@@ -1,5 +1,4 @@
 """tools/analysis_tools/trivial_baselines.py on a hand-made NYUD-layout dataset."""
-import importlib.util
 import inspect
 import json
 import math
@@ -10,19 +9,13 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
+from tests.utils import load_tool
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 H, W = 4, 6
 
 
-def _load_tool():
-    path = osp.join(ROOT, 'tools', 'analysis_tools', 'trivial_baselines.py')
-    spec = importlib.util.spec_from_file_location('trivial_baselines', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-tool = _load_tool()
+tool = load_tool('tools/analysis_tools/trivial_baselines.py')
 
 
 def _write(root, img_id, seg_png, depth):

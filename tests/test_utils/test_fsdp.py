@@ -1,5 +1,4 @@
 """FSDP set-up: the wrap policy, the FSDP config and FlexibleRunner building in tools/train.py."""
-import importlib.util
 import os.path as osp
 
 import torch
@@ -8,6 +7,7 @@ from mmengine.registry import FUNCTIONS, DefaultScope
 
 from sakbox.registry import MODELS
 from sakbox.utils import module_class_wrap_policy, register_all_modules
+from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 FSDP_CFG = osp.join(ROOT, 'configs', 'sak', 'sak_vit-l_nyud_fsdp.py')
@@ -41,10 +41,7 @@ def test_policy_wraps_blocks_and_adapters_not_the_paths():
 
 
 def test_train_tool_builds_the_flexible_runner_from_runner_type(tmp_path):
-    spec = importlib.util.spec_from_file_location('_tool_train', osp.join(ROOT, 'tools',
-                                                                          'train.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('tools/train.py')
     register_all_modules(init_default_scope=False)
     cfg = tool.build_cfg(tool.parse_args([TOY_FSDP_CFG, '--work-dir', str(tmp_path)]))
     runner = tool._build_runner(cfg)

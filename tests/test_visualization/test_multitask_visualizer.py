@@ -1,6 +1,4 @@
 """MultiTaskVisualizer: panel layout, colours, palettes from the dataset meta, outputs."""
-import importlib.util
-import os.path as osp
 
 import cv2
 import numpy as np
@@ -12,6 +10,7 @@ from sakbox.structures import MultiTaskDataSample
 from sakbox.structures.multitask_data_sample import TASKS
 from sakbox.visualization import MultiTaskVisualizer, colorize_labels, colorize_normals
 from sakbox.visualization.colormaps import legend_height
+from tests.utils import load_tool
 
 H, W = 24, 40
 _count = [0]
@@ -142,10 +141,7 @@ def test_add_datasample_writes_file_and_logs_to_backends(tmp_path):
 
 
 def test_demo_save_prediction(tmp_path):
-    path = osp.join(osp.dirname(__file__), '..', '..', 'demo', 'image_demo.py')
-    spec = importlib.util.spec_from_file_location('sakbox_image_demo', path)
-    demo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(demo)
+    demo = load_tool('demo/image_demo.py')
     img_path = tmp_path / 'cat.png'
     cv2.imwrite(str(img_path), image())
     written = demo.save_prediction(str(img_path), make_sample(gt=False), str(tmp_path / 'out'))
