@@ -36,6 +36,7 @@ from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
 from mmengine.dist import barrier, get_rank, get_world_size  # noqa: E402
 
 from sakbox.utils import init_cpu_distributed  # noqa: E402
+from sakbox.utils.cli import load_config  # noqa: E402
 
 #: Transforms that are deterministic, hence allowed in an extraction pipeline.
 DETERMINISTIC = ('LoadImageFromFile', 'LoadMultiTaskAnnotations', 'SeededViewCrop',
@@ -182,11 +183,7 @@ def main(argv=None) -> dict:
     init_default_scope('sakbox')
     _init_dist(args.launcher)
     rank, world = get_rank(), get_world_size()
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file not found: {args.config}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
 
     from sakbox.datasets.feature_cache import CacheIndex, TeacherFeatureExtractor, shard_is_complete
     from sakbox.datasets.feature_cache.index import INDEX_FILE

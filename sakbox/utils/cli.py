@@ -63,6 +63,27 @@ def parse_with_common_args(parser: argparse.ArgumentParser,
     return args
 
 
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """Load a config file and merge ``--cfg-options`` into it.
+
+    Args:
+        path: The config file.
+        cfg_options: Parsed ``--cfg-options`` (``DictAction``), or None.
+
+    Returns:
+        Config: The loaded config.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist (named in the message).
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file not found: {path}')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
 def load_cfg(args: argparse.Namespace,
              prepare: Optional[Callable[[Config], None]] = None) -> Config:
     """Load ``args.config`` and apply ``--cfg-options`` and ``--work-dir``.
@@ -78,9 +99,7 @@ def load_cfg(args: argparse.Namespace,
     Returns:
         Config: The loaded config.
     """
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file not found: {args.config}')
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     cfg.launcher = args.launcher
     if prepare is not None:
         prepare(cfg)

@@ -36,6 +36,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from sakbox.registry import MODELS  # noqa: E402
 from sakbox.utils import register_all_modules  # noqa: E402
 from sakbox.utils.benchmark import disable_pretrained, measure_gemm_peak  # noqa: E402,F401
+from sakbox.utils.cli import load_config  # noqa: E402
 
 #: ``--precision`` -> autocast dtype (None: plain fp32).
 PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
@@ -131,9 +132,7 @@ def main(argv=None) -> Dict[str, Dict[str, float]]:
     if args.threads:
         torch.set_num_threads(args.threads)
     register_all_modules(init_default_scope=False)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     model_cfg = copy.deepcopy(cfg.model)
     disable_pretrained(model_cfg)
     if args.no_teachers and 'build_teachers' in model_cfg:

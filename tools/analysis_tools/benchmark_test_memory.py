@@ -164,12 +164,13 @@ def run_phase(args: argparse.Namespace) -> Dict[str, float]:
         resident_bytes,
         synchronize,
     )
+    from sakbox.utils.cli import load_config
 
     if args.threads:
         torch.set_num_threads(args.threads)
     build_teachers, run_teachers = PHASES[args.phase]
     register_all_modules(init_default_scope=False)
-    cfg = load_cfg(args)
+    cfg = load_config(args.config, args.cfg_options)
     device = torch.device(args.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     size = tuple(args.shape) if args.shape else test_size(cfg)
     batch_size = args.batch_size or test_batch_size(cfg)
@@ -212,16 +213,6 @@ def run_phase(args: argparse.Namespace) -> Dict[str, float]:
     if device.type == 'cuda':
         result['model_peak_bytes'] = peak_memory_bytes(device)
     return result
-
-
-def load_cfg(args: argparse.Namespace) -> Config:
-    """Load the config and apply ``--cfg-options``."""
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file not found: {args.config}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    return cfg
 
 
 def _phase_argv(args: argparse.Namespace, phase: str) -> List[str]:

@@ -51,6 +51,7 @@ from sakbox.utils.benchmark import (  # noqa: E402
     reset_peak_memory,
     synchronize,
 )
+from sakbox.utils.cli import load_config  # noqa: E402
 
 #: Precision name -> (autocast dtype for enable_amp or None, GEMM dtype).
 PRECISIONS = {
@@ -113,12 +114,8 @@ def run_precisions(args: argparse.Namespace) -> List[str]:
 # ----------------------------------------------------------------------------- config
 def build_cfg(args: argparse.Namespace, precision: str) -> Config:
     """Load the config as ``tools/train.py`` does, with pretrained weights off."""
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file not found: {args.config}')
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = 'none'
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
     disable_pretrained(cfg.model)
     cfg.pop('load_from', None)
     if args.batch_size is not None:

@@ -32,13 +32,14 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 from mmengine.registry import DefaultScope  # noqa: E402
 
 from sakbox.models.losses import feature_cosine_similarity  # noqa: E402
 from sakbox.registry import MODELS  # noqa: E402
 from sakbox.utils import register_all_modules  # noqa: E402
 from sakbox.utils.benchmark import disable_pretrained  # noqa: E402
+from sakbox.utils.cli import load_config  # noqa: E402
 
 PRECISIONS = ('fp32', 'bf16', 'fp16')
 
@@ -116,9 +117,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     """Entry point; returns the results (also printed)."""
     args = parse_args(argv)
     register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     model_cfg = copy.deepcopy(cfg.model)
     if not model_cfg.get('teachers'):
         raise KeyError(f'{args.config}: model.teachers is empty; nothing to compare')
