@@ -187,7 +187,7 @@ def main(argv=None) -> dict:
 
     from sakbox.datasets.feature_cache import CacheIndex, TeacherFeatureExtractor, shard_is_complete
     from sakbox.datasets.feature_cache.index import INDEX_FILE
-    from sakbox.engine.optim_wrappers import bf16_supported
+    from sakbox.engine.optim_wrappers import PRECISION_DTYPES, resolve_precision
     from sakbox.registry import DATASETS
 
     ds_cfg, out = dataset_cfg_and_out(cfg, args.out, args.seed)
@@ -195,9 +195,9 @@ def main(argv=None) -> dict:
     teachers, teacher_cfgs, preprocessor = build_teachers(cfg.model)
     device = (torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
               if torch.cuda.is_available() else torch.device('cpu'))
-    precision = args.precision or cfg.model.get('teacher_precision', 'auto')
-    if precision == 'auto':
-        precision = 'bf16' if bf16_supported(device.type) else 'fp32'
+    dtype = resolve_precision(args.precision or cfg.model.get('teacher_precision', 'auto'),
+                              device.type)
+    precision = {d: name for name, d in PRECISION_DTYPES.items()}[dtype]
 
     def log(msg: str) -> None:
         print(f'[rank {rank}/{world}] {msg}', flush=True)

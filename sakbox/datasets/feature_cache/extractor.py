@@ -10,12 +10,10 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset
 
+from ...engine.optim_wrappers import PRECISION_DTYPES
 from ..transforms.cached_views import SeededViewCrop
 from .index import CacheIndex, image_id
 from .writer import ShardWriter, shard_is_complete
-
-#: Teacher compute precisions and their autocast dtypes (None: no autocast).
-PRECISIONS = dict(fp32=None, bf16=torch.bfloat16, fp16=torch.float16)
 
 
 def find_view_crop(pipeline) -> SeededViewCrop:
@@ -77,8 +75,8 @@ class TeacherFeatureExtractor:
     def __init__(self, teachers: Dict[str, nn.Module], data_preprocessor: nn.Module, dataset,
                  device='cpu', precision: str = 'fp32', batch_size: int = 8,
                  num_workers: int = 0, log: Optional[Callable[[str], None]] = None) -> None:
-        if precision not in PRECISIONS:
-            raise ValueError(f'precision must be one of {sorted(PRECISIONS)}, got '
+        if precision not in PRECISION_DTYPES:
+            raise ValueError(f'precision must be one of {sorted(PRECISION_DTYPES)}, got '
                              f'{precision!r}')
         self.device = torch.device(device)
         self.teachers = {n: t.to(self.device).eval() for n, t in teachers.items()}
@@ -91,8 +89,8 @@ class TeacherFeatureExtractor:
         self.log = log or (lambda msg: None)
 
     def _autocast(self):
-        dtype = PRECISIONS[self.precision]
-        if dtype is None:
+        dtype = PRECISION_DTYPES[self.precision]
+        if dtype is torch.float32:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=dtype)
 

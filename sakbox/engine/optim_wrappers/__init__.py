@@ -1,4 +1,9 @@
 """Optimizer wrappers."""
-from .autocast_optim_wrapper import AutocastOptimWrapper, bf16_supported
+from .autocast_optim_wrapper import (
+                                     PRECISION_DTYPES,
+                                     AutocastOptimWrapper,
+                                     bf16_supported,
+                                     resolve_precision,
+)
 
-__all__ = ['AutocastOptimWrapper', 'bf16_supported']
+__all__ = ['AutocastOptimWrapper', 'bf16_supported', 'PRECISION_DTYPES', 'resolve_precision']

@@ -8,6 +8,28 @@ from mmengine.optim import OptimWrapper
 
 from sakbox.registry import OPTIM_WRAPPERS
 
+#: Precision names accepted across sakbox (teachers, feature extraction) -> compute dtype.
+PRECISION_DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+
+def resolve_precision(precision: str, device_type: str) -> torch.dtype:
+    """The dtype a precision name means on ``device_type``.
+
+    Args:
+        precision: ``'auto'`` (bf16 where the device does bf16 matrix work natively,
+            see :func:`bf16_supported`; fp32 elsewhere), ``'bf16'``, ``'fp16'`` or ``'fp32'``.
+        device_type: ``'cpu'`` or ``'cuda'``.
+
+    Returns:
+        torch.dtype: The compute dtype (``torch.float32`` = no autocast).
+    """
+    if precision == 'auto':
+        return torch.bfloat16 if bf16_supported(device_type) else torch.float32
+    if precision not in PRECISION_DTYPES:
+        raise ValueError(f"precision must be 'auto' or one of {sorted(PRECISION_DTYPES)}, "
+                         f'got {precision!r}')
+    return PRECISION_DTYPES[precision]
+
 
 def bf16_supported(device_type: str) -> bool:
     """Whether bf16 autocast gives real speed on ``device_type``.

@@ -10,6 +10,7 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from torch import Tensor
 
+from sakbox.engine.optim_wrappers import PRECISION_DTYPES, resolve_precision
 from sakbox.registry import MODELS
 
 from ..utils.pos_embed import resample_pos_embeds_in_state_dict
@@ -17,31 +18,6 @@ from ..utils.pos_embed import resample_pos_embeds_in_state_dict
 ConfigType = Union[dict, nn.Module]
 #: Default data preprocessor of every distiller.
 DEFAULT_PREPROCESSOR = dict(type='MultiTaskDataPreProcessor')
-#: Accepted ``teacher_precision`` values and the dtype each one runs the teachers in.
-TEACHER_PRECISIONS = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
-
-
-def resolve_teacher_dtype(precision: str, device_type: str) -> torch.dtype:
-    """The dtype the teachers run in for ``precision`` on ``device_type``.
-
-    Args:
-        precision (str): ``'auto'`` (bf16 where the device does bf16 matrix work
-            natively: CUDA with bf16, CPUs with AMX / AVX512-BF16; fp32 elsewhere),
-            ``'bf16'``, ``'fp16'`` or ``'fp32'``.
-        device_type (str): ``'cpu'`` or ``'cuda'``.
-
-    Returns:
-        torch.dtype: The autocast dtype (``torch.float32`` = no autocast).
-    """
-    if precision == 'auto':
-        from sakbox.engine.optim_wrappers import bf16_supported
-        return torch.bfloat16 if bf16_supported(device_type) else torch.float32
-    if precision not in TEACHER_PRECISIONS:
-        raise ValueError(f"teacher_precision must be 'auto' or one of "
-                         f'{sorted(TEACHER_PRECISIONS)}, got {precision!r}')
-    return TEACHER_PRECISIONS[precision]
-
-
 def _freeze(module: nn.Module) -> nn.Module:
     module.requires_grad_(False)
     module.eval()
@@ -110,9 +86,9 @@ class BaseDistiller(BaseModel):
                  teacher_init_seed: Optional[int] = None,
                  teacher_precision: str = 'auto',
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        if teacher_precision != 'auto' and teacher_precision not in TEACHER_PRECISIONS:
+        if teacher_precision != 'auto' and teacher_precision not in PRECISION_DTYPES:
             raise ValueError(f"teacher_precision must be 'auto' or one of "
-                             f'{sorted(TEACHER_PRECISIONS)}, got {teacher_precision!r}')
+                             f'{sorted(PRECISION_DTYPES)}, got {teacher_precision!r}')
         if data_preprocessor is None:
             data_preprocessor = copy.deepcopy(DEFAULT_PREPROCESSOR)
         if isinstance(data_preprocessor, dict):
@@ -218,7 +194,7 @@ class BaseDistiller(BaseModel):
             torch.dtype: The dtype the teachers' matrix work runs in.
         """
         device_type = torch.device(device).type
-        dtype = resolve_teacher_dtype(self.teacher_precision, device_type)
+        dtype = resolve_precision(self.teacher_precision, device_type)
         enabled = dtype != torch.float32
         if device_type not in ('cpu', 'cuda'):  # autocast only where it is supported
             enabled = False

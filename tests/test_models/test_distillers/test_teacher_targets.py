@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from sakbox.models.distillers.base_distiller import resolve_teacher_dtype
+from sakbox.engine.optim_wrappers import resolve_precision
 from sakbox.registry import MODELS
 from sakbox.structures import MultiTaskDataSample
 
@@ -64,9 +64,9 @@ def test_bf16_teachers_run_in_bf16_and_stay_close_to_fp32():
 
 
 def test_teacher_precision_values():
-    assert resolve_teacher_dtype('fp16', 'cpu') == torch.float16
-    assert resolve_teacher_dtype('fp32', 'cuda') == torch.float32
-    assert resolve_teacher_dtype('auto', 'cpu') in (torch.bfloat16, torch.float32)
+    assert resolve_precision('fp16', 'cpu') == torch.float16
+    assert resolve_precision('fp32', 'cuda') == torch.float32
+    assert resolve_precision('auto', 'cpu') in (torch.bfloat16, torch.float32)
     with pytest.raises(ValueError, match='teacher_precision'):
         MODELS.build(stage1_cfg(teacher_precision='int8'))
 
