@@ -226,15 +226,13 @@ class RADIODistiller(BaseDistiller):
                 if auto and hasattr(teacher, 'forward_summary'):
                     summary = teacher.forward_summary(inputs)
         # Out of inference mode: normal float32 tensors that autograd may save.
-        feats = levels[opt['feature_level']].to(torch.float32, copy=True)
-        if summary is not None:
-            summary = summary.to(torch.float32, copy=True)
+        feats, = self._as_float32([levels[opt['feature_level']]])
         targets = {}
         if opt['features']:
             targets['features'] = feats
         if opt['summary']:
             targets['summary'] = (feats.mean(dim=(2, 3)) if summary is None
-                                  else summary.float().flatten(1))
+                                  else self._as_float32([summary])[0].flatten(1))
         for kind, norm in (self.phi_s[name].items() if name in self.phi_s else ()):
             if kind in targets:
                 targets[kind] = norm(targets[kind])
