@@ -123,3 +123,14 @@ def distiller_cfg(tasks=('semseg', 'depth', 'normals', 'edge'), build_teachers=T
         teacher_init_seed=7)
     cfg.update(kw)
     return cfg
+
+
+def stage1_cfg(**kw):
+    """A MultiTeacherDistiller config on the stand-ins (two teachers, two levels)."""
+    cfg = dict(type='MultiTeacherDistiller', student=dict(type='StubStem', embed_dims=8),
+               teachers=dict(t1=dict(type='StubTeacher', dim=8, patch=4),
+                             t2=dict(type='StubTeacher', dim=8, patch=8)),
+               data_preprocessor=dict(type='mmengine.BaseDataPreprocessor'),
+               teacher_init_seed=7)
+    cfg.update(kw)
+    return cfg

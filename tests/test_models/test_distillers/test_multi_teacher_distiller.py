@@ -5,17 +5,7 @@ from mmengine.runner import load_checkpoint, save_checkpoint
 
 from sakbox.registry import MODELS
 
-from .stubs import distiller_cfg, make_batch
-
-
-def stage1_cfg(**kw):
-    cfg = dict(type='MultiTeacherDistiller', student=dict(type='StubStem', embed_dims=8),
-               teachers=dict(t1=dict(type='StubTeacher', dim=8, patch=4),
-                             t2=dict(type='StubTeacher', dim=8, patch=8)),
-               data_preprocessor=dict(type='mmengine.BaseDataPreprocessor'),
-               teacher_init_seed=7)
-    cfg.update(kw)
-    return cfg
+from .stubs import distiller_cfg, make_batch, stage1_cfg
 
 
 def test_stage1_loss_predict_tensor():

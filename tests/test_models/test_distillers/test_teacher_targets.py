@@ -6,22 +6,12 @@ from sakbox.engine.optim_wrappers import resolve_precision
 from sakbox.registry import MODELS
 from sakbox.structures import MultiTaskDataSample
 
-from .stubs import make_batch
+from .stubs import make_batch, stage1_cfg
 
 
 @pytest.fixture(autouse=True)
 def _deterministic():
     torch.manual_seed(0)
-
-
-def stage1_cfg(**kw):
-    cfg = dict(type='MultiTeacherDistiller', student=dict(type='StubStem', embed_dims=8),
-               teachers=dict(t1=dict(type='StubTeacher', dim=8, patch=4),
-                             t2=dict(type='StubTeacher', dim=8, patch=8)),
-               data_preprocessor=dict(type='mmengine.BaseDataPreprocessor'),
-               teacher_init_seed=7)
-    cfg.update(kw)
-    return cfg
 
 
 def _reference(model, inputs):
