@@ -43,8 +43,12 @@ demo: install $(DEMO_DATA)/gt_sets/val.txt
 lint:
 	$(PYTHON) -m ruff check sakbox tools tests configs demo
 
+# The whole suite resolves teacher_precision='auto' as on an AVX2-only CPU (fp32;
+# tests/conftest.py), then the tests whose results depend on it run again as on an
+# AMX / AVX512-BF16 CPU (bf16), so every machine kind checks both behaviours.
 test: install lint
 	$(PYTHON) -m pytest tests -q $(PYTEST_ARGS)
+	SAKBOX_NATIVE_BF16=1 $(PYTHON) -m pytest tests -q -m auto_precision $(PYTEST_ARGS)
 
 clean-demo:
 	rm -rf $(DEMO_WORK_DIR)

@@ -1,6 +1,12 @@
 """Utilities."""
 from .fsdp import module_class_wrap_policy
-from .setup_env import adapt_cfg_to_device, enable_amp, init_cpu_distributed, register_all_modules
+from .setup_env import (
+    adapt_cfg_to_device,
+    enable_amp,
+    fit_dataloader_workers,
+    init_cpu_distributed,
+    register_all_modules,
+)
 
-__all__ = ['adapt_cfg_to_device', 'enable_amp', 'init_cpu_distributed', 'register_all_modules',
-           'module_class_wrap_policy']
+__all__ = ['adapt_cfg_to_device', 'enable_amp', 'fit_dataloader_workers', 'init_cpu_distributed',
+           'register_all_modules', 'module_class_wrap_policy']

@@ -5,6 +5,7 @@ Everything here measures, nothing estimates: FLOPs come from
 multiply-add = 2 FLOPs), the GEMM peak from square matmuls timed in the calling
 process, memory from the OS (CPU) or the CUDA caching allocator.
 """
+import contextlib
 import math
 import re
 import time
@@ -99,6 +100,46 @@ def measure_gemm_peak(dtype: torch.dtype = torch.float32,
     torch.mm(a, b)  # warm-up: thread pool, kernel selection, page faults
     seconds = _time_matmul(a, b, repeat)
     return dict(flops_per_s=2.0 * n ** 3 / seconds, n=float(n), seconds=seconds)
+
+
+@contextlib.contextmanager
+def full_precision_step(model: torch.nn.Module, optim_wrapper=None):
+    """Run a train/forward step in fp32: for counting its FLOPs.
+
+    FLOPs are counted from the shapes of the operations, so a step counts the
+    same in every precision; but ``FlopCounterMode`` cannot follow every op
+    under autocast: inside ``torch.inference_mode`` (where the teachers run)
+    it decomposes ``einsum`` (timm SAM's relative-position bias) itself,
+    below the autocast layer, into a ``bmm`` of a bf16 and an fp32 operand
+    that fails with ``expected scalar type Float but found BFloat16``. So
+    the counting step runs with the teachers in fp32 (``teacher_precision``)
+    and the optimizer wrapper's autocast switched off; the timed steps keep
+    the precision under test. Both are restored on exit.
+
+    Args:
+        model (nn.Module): The model (its ``teacher_precision`` is set to
+            ``'fp32'`` while inside, when it has one).
+        optim_wrapper (OptimWrapper, optional): Its optimizer wrapper; an
+            autocast wrapper's ``optim_context`` is replaced by the plain
+            :class:`~mmengine.optim.OptimWrapper` one while inside.
+
+    Yields:
+        None
+    """
+    from mmengine.optim import OptimWrapper
+    saved_precision = getattr(model, 'teacher_precision', None)
+    if saved_precision is not None:
+        model.teacher_precision = 'fp32'
+    patched = optim_wrapper is not None and 'optim_context' not in vars(optim_wrapper)
+    if patched:
+        optim_wrapper.optim_context = OptimWrapper.optim_context.__get__(optim_wrapper)
+    try:
+        yield
+    finally:
+        if saved_precision is not None:
+            model.teacher_precision = saved_precision
+        if patched:
+            del optim_wrapper.optim_context
 
 
 def _total_outputs(out) -> torch.Tensor:

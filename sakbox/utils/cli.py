@@ -6,6 +6,8 @@ from typing import Callable, List, Optional
 
 from mmengine.config import Config, DictAction
 
+from .setup_env import fit_dataloader_workers
+
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     """Add ``--cfg-options``, ``--launcher`` and ``--local-rank`` to ``parser``."""
@@ -66,6 +68,9 @@ def parse_with_common_args(parser: argparse.ArgumentParser,
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """Load a config file and merge ``--cfg-options`` into it.
 
+    Dataloaders left with ``num_workers=0`` get ``persistent_workers=False``
+    (:func:`~sakbox.utils.fit_dataloader_workers`).
+
     Args:
         path: The config file.
         cfg_options: Parsed ``--cfg-options`` (``DictAction``), or None.
@@ -81,12 +86,14 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     cfg = Config.fromfile(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    return cfg
+    return fit_dataloader_workers(cfg)
 
 
 def load_cfg(args: argparse.Namespace,
              prepare: Optional[Callable[[Config], None]] = None) -> Config:
     """Load ``args.config`` and apply ``--cfg-options`` and ``--work-dir``.
+
+    As in :func:`load_config`, ``num_workers=0`` turns ``persistent_workers`` off.
 
     The work dir defaults to ``./work_dirs/<config name>``.
 
@@ -105,6 +112,7 @@ def load_cfg(args: argparse.Namespace,
         prepare(cfg)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+        fit_dataloader_workers(cfg)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:

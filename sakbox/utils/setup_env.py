@@ -104,6 +104,32 @@ def adapt_cfg_to_device(cfg: Config, launcher: str) -> Config:
     return cfg
 
 
+def fit_dataloader_workers(cfg: Config) -> Config:
+    """Switch ``persistent_workers`` off in every dataloader with ``num_workers=0``.
+
+    PyTorch refuses ``persistent_workers=True`` without worker processes, so
+    ``--cfg-options train_dataloader.num_workers=0`` (the usual first step
+    when debugging a pipeline) would fail on every config that keeps its
+    workers alive. Every top-level ``*_dataloader`` entry is adjusted (a list
+    of dataloaders, as for several validation sets, too).
+
+    Args:
+        cfg: The config to modify in place.
+
+    Returns:
+        Config: ``cfg``.
+    """
+    for key in list(cfg.keys()):
+        if not key.endswith('dataloader'):
+            continue
+        loaders = cfg[key]
+        for loader in (loaders if isinstance(loaders, (list, tuple)) else [loaders]):
+            if (isinstance(loader, dict) and loader.get('persistent_workers')
+                    and not loader.get('num_workers', 0)):
+                loader['persistent_workers'] = False
+    return cfg
+
+
 def enable_amp(cfg: Config, dtype: Optional[str] = None) -> Config:
     """Switch the optimizer wrapper to mixed precision.
 

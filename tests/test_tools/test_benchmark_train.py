@@ -91,3 +91,24 @@ def test_synthetic_batch_has_valid_ground_truth():
 def test_missing_config_names_the_file():
     with pytest.raises(FileNotFoundError, match='nope.py'):
         tool.build_cfg(tool.parse_args(['nope.py']), 'fp32')
+
+
+@pytest.mark.parametrize('teacher_precision', ['bf16', 'fp16'])
+def test_flops_counted_with_half_precision_teachers_sam_included(report, teacher_precision):
+    # SAM's relative-position einsum under inference mode + autocast broke the
+    # counter (expected scalar type Float but found BFloat16); forcing the
+    # teachers' precision makes this run the same on every CPU kind.
+    payload, _ = report
+    threads = torch.get_num_threads()
+    try:
+        forced = tool.main([CFG, '--synthetic', '--batch-size', '2', '--iters', '1',
+                            '--warmup', '0', '--precisions', 'bf16', '--gemm-n', '64',
+                            '--threads', '1'] + SMALL
+                           + [f'model.teacher_precision={teacher_precision}'])
+    finally:
+        torch.set_num_threads(threads)
+    result = forced['results'][0]
+    assert result['teacher_precision'] == teacher_precision
+    fp32 = payload['results'][0]
+    assert result['flops_split'] == fp32['flops_split']
+    assert result['flops_split']['teachers'] > 0

@@ -100,3 +100,23 @@ def test_resident_bytes_is_positive_and_below_the_peak():
     if now is None:
         pytest.skip('no /proc/self/status (not Linux)')
     assert 0 < now <= peak_memory_bytes('cpu')
+
+
+def test_full_precision_step_switches_autocast_off_and_restores():
+    from sakbox.engine.optim_wrappers import AutocastOptimWrapper
+    from sakbox.utils.benchmark import full_precision_step
+
+    model = nn.Linear(4, 4)
+    model.teacher_precision = 'bf16'
+    wrapper = AutocastOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                                   dtype='bfloat16', device_type='cpu')
+    with wrapper.optim_context(model):
+        assert model(torch.randn(2, 4)).dtype == torch.bfloat16
+    with full_precision_step(model, wrapper):
+        assert model.teacher_precision == 'fp32'
+        with wrapper.optim_context(model):
+            assert not torch.is_autocast_enabled('cpu')
+            assert model(torch.randn(2, 4)).dtype == torch.float32
+    assert model.teacher_precision == 'bf16'
+    with wrapper.optim_context(model):
+        assert model(torch.randn(2, 4)).dtype == torch.bfloat16

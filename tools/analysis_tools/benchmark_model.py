@@ -84,11 +84,12 @@ def measure(fn: Callable[[torch.Tensor], object], x: torch.Tensor, repeat: int,
     """
     amp = (torch.autocast(device_type=x.device.type, dtype=dtype) if dtype is not None
            else contextlib.nullcontext())
-    with torch.no_grad(), amp:
-        for _ in range(warmup):
-            fn(x)
+    with torch.no_grad():  # FLOPs in fp32: the same count, and see full_precision_step
         counter = FlopCounterMode(display=False)
         with counter:
+            fn(x)
+    with torch.no_grad(), amp:
+        for _ in range(warmup):
             fn(x)
         times = []
         for _ in range(max(1, repeat)):

@@ -15,7 +15,9 @@ off, so nothing is downloaded.
 
 Figures per precision: seconds per step (median of ``--iters`` timed steps after
 ``--warmup`` untimed ones), images/s, FLOPs of one step counted by
-``FlopCounterMode`` on the first warm-up step (split into teachers, student
+``FlopCounterMode`` on one extra untimed step run in fp32 before the warm-up
+(the count depends only on shapes; see
+:func:`sakbox.utils.benchmark.full_precision_step`; split into teachers, student
 forward, backward), achieved FLOP/s divided by the GEMM peak measured in the
 same process with the same precision and threads, the peak memory of the timed
 steps, and the wall time split into the same phases. With the dataset on disk
@@ -46,6 +48,7 @@ from sakbox.utils import adapt_cfg_to_device, enable_amp, register_all_modules  
 from sakbox.utils.benchmark import (  # noqa: E402
     disable_pretrained,
     format_table,
+    full_precision_step,
     measure_gemm_peak,
     peak_memory_bytes,
     reset_peak_memory,
@@ -75,7 +78,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='also run the fp32 step first and print the speed-up')
     parser.add_argument('--iters', type=int, default=3, help='timed steps')
     parser.add_argument('--warmup', type=int, default=1,
-                        help='untimed steps before timing (the first one counts FLOPs)')
+                        help='untimed steps in the precision under test before timing '
+                        '(after the fp32 step that counts FLOPs)')
     parser.add_argument('--batch-size', type=int, help='override train_dataloader.batch_size')
     parser.add_argument('--synthetic', action='store_true',
                         help='random batches instead of the dataset (default when the '
@@ -95,8 +99,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. model.build_teachers=False')
     args = parser.parse_args(argv)
-    if args.iters < 1 or args.warmup < 1:
-        parser.error('--iters and --warmup must be >= 1 (the first warm-up step counts FLOPs)')
+    if args.iters < 1 or args.warmup < 0:
+        parser.error('--iters must be >= 1 and --warmup >= 0')
     return args
 
 
@@ -328,14 +332,15 @@ def benchmark_precision(args: argparse.Namespace, precision: str,
     result['input_size'] = list(size)
 
     probe = PhaseProbe(model, optim_wrapper)
-    for i in range(args.warmup):
-        if i == 0:  # FLOPs of one real step (an untimed one: the counter adds overhead)
-            probe.counter = FlopCounterMode(display=False)
-            with probe.counter:
-                flops = probe.run(model, batches[0], optim_wrapper)['flops']
-            probe.counter = None
-        else:
-            probe.run(model, batches[i % len(batches)], optim_wrapper)
+    # FLOPs of one real step, untimed (the counter adds overhead) and in fp32: the
+    # count does not depend on the precision, and the counter cannot follow SAM's
+    # einsum under inference mode + autocast (see full_precision_step).
+    probe.counter = FlopCounterMode(display=False)
+    with full_precision_step(model, optim_wrapper), probe.counter:
+        flops = probe.run(model, batches[0], optim_wrapper)['flops']
+    probe.counter = None
+    for i in range(args.warmup):  # in the precision under test
+        probe.run(model, batches[i % len(batches)], optim_wrapper)
     reset_ok = reset_peak_memory(device)
     phases = []
     for i in range(args.iters):

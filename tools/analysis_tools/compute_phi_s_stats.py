@@ -17,12 +17,13 @@ import os
 import os.path as osp
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
 from sakbox.models.utils.phi_s import PhiSStatsAccumulator
 from sakbox.registry import MODELS
+from sakbox.utils.cli import load_config
 
 
 def parse_args(argv=None):  # noqa: D103
@@ -68,9 +69,7 @@ def compute_stats(model, dataloader, num_batches: int, max_tokens: int = 0,
 def main(argv=None) -> dict:
     """Compute and save the statistics; return them."""
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg['phi_s'] = None  # raw teacher targets (the stats file may not exist yet)
     model_cfg['build_teachers'] = True

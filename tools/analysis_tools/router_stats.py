@@ -23,7 +23,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 from sakbox.apis import init_model  # noqa: E402
 from sakbox.engine.hooks import RouterWeightAccumulator  # noqa: E402
-from sakbox.utils import register_all_modules  # noqa: E402
+from sakbox.utils import fit_dataloader_workers, register_all_modules  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -78,7 +78,7 @@ def main(argv=None) -> Dict[str, list]:
     register_all_modules(init_default_scope=False)
     model = init_model(args.config, args.checkpoint, device=args.device,
                        cfg_options=args.cfg_options)
-    cfg = model.cfg
+    cfg = fit_dataloader_workers(model.cfg)
     loader_cfg = cfg.get(f'{args.split}_dataloader')
     if not loader_cfg:
         raise KeyError(f'{args.config} has no {args.split}_dataloader')

@@ -1,4 +1,5 @@
 """Autocast optimizer wrapper that works on CPUs as well as GPUs."""
+import os
 from contextlib import contextmanager
 from typing import Optional, Union
 
@@ -31,20 +32,41 @@ def resolve_precision(precision: str, device_type: str) -> torch.dtype:
     return PRECISION_DTYPES[precision]
 
 
+#: Environment variable that overrides the CPU bf16 detection: ``1`` (native, so
+#: ``'auto'`` means bf16) or ``0`` (emulated, so ``'auto'`` means fp32). The test
+#: suite uses it to check the AVX512-BF16/AMX behaviour on AVX2-only hosts and back.
+NATIVE_BF16_ENV = 'SAKBOX_NATIVE_BF16'
+
+
 def bf16_supported(device_type: str) -> bool:
     """Whether bf16 autocast gives real speed on ``device_type``.
 
     On CUDA this asks the driver; on CPU it looks for AMX or AVX512-BF16 in
-    ``/proc/cpuinfo`` (without them bf16 autocast runs but is slow).
+    ``/proc/cpuinfo`` (without them bf16 autocast runs but is slow), unless
+    ``SAKBOX_NATIVE_BF16`` is ``1`` or ``0``.
 
     Args:
         device_type: ``'cuda'`` or ``'cpu'``.
 
     Returns:
         bool: True if bf16 matrix work is native on the device.
+
+    Raises:
+        ValueError: ``SAKBOX_NATIVE_BF16`` is set to something else than 0 or 1.
     """
     if device_type == 'cuda':
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    forced = os.environ.get(NATIVE_BF16_ENV, '').strip()
+    if forced:
+        if forced not in ('0', '1'):
+            raise ValueError(f'{NATIVE_BF16_ENV} must be 0 or 1 (or unset to detect), '
+                             f'got {forced!r}')
+        return forced == '1'
+    return cpu_has_native_bf16()
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether ``/proc/cpuinfo`` lists AMX-BF16 or AVX512-BF16 (no override)."""
     try:
         with open('/proc/cpuinfo') as f:
             flags = f.read()

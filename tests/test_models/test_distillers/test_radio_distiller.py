@@ -57,7 +57,8 @@ def _model(**kwargs):
     cfg = dict(type='RADIODistiller', student=STUDENT,
                teachers=dict(a=dict(type='RadioStubSummaryTeacher', dim=12, summary_dim=20),
                              b=dict(type='RadioStubTeacher', dim=16, patch=4)),
-               data_preprocessor=dict(type='BaseDataPreprocessor'), teacher_init_seed=0)
+               data_preprocessor=dict(type='BaseDataPreprocessor'), teacher_init_seed=0,
+               teacher_precision='fp32')  # tests compare with direct fp32 teacher calls
     cfg.update(kwargs)
     torch.manual_seed(0)
     return MODELS.build(cfg)
@@ -89,6 +90,21 @@ def test_summary_and_spatial_targets():
     lb = model.teachers['b'](x)
     torch.testing.assert_close(tb['features'], lb[0])
     torch.testing.assert_close(tb['summary'], lb[0].mean(dim=(2, 3)))
+
+
+@pytest.mark.parametrize('precision', ['bf16', 'fp16'])
+def test_half_precision_targets_are_float32_and_close(precision):
+    model = _model(teacher_precision=precision,
+                   teacher_options=dict(b=dict(summary_source='mean', feature_level=0)))
+    x = torch.randn(2, 3, 32, 32)
+    ta, tb = model.teacher_targets('a', x), model.teacher_targets('b', x)
+    levels, summ = model.teachers['a'].forward_with_summary(x)
+    lb = model.teachers['b'](x)
+    for got, ref in ((ta['summary'], summ), (ta['features'], levels[-1]),
+                     (tb['features'], lb[0])):
+        assert got.dtype == torch.float32 and not got.is_inference()
+        assert not torch.equal(got, ref)  # really ran in half precision
+        assert (got - ref).norm() / ref.norm() < 1e-2
 
 
 def test_loss_values_match_reference():

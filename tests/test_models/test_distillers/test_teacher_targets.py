@@ -53,6 +53,25 @@ def test_bf16_teachers_run_in_bf16_and_stay_close_to_fp32():
     assert rel < 1e-2, rel
 
 
+@pytest.mark.parametrize('native', ['1', '0'])
+def test_auto_precision_follows_the_host_kind(monkeypatch, native):
+    # 'auto' is bf16 on AMX / AVX512-BF16 CPUs and fp32 on AVX2-only ones; the
+    # override makes both behaviours run on every host.
+    monkeypatch.setenv('SAKBOX_NATIVE_BF16', native)
+    model = MODELS.build(stage1_cfg())
+    assert model.teacher_precision == 'auto'
+    inputs, _ = make_batch()
+    with model.teacher_context(inputs.device) as dtype:
+        assert dtype == (torch.bfloat16 if native == '1' else torch.float32)
+    feats, ref = model.forward_teachers(inputs), _reference(model, inputs)
+    for f, r in zip(feats['t1'], ref['t1']):
+        assert f.dtype == torch.float32
+        if native == '1':
+            assert not torch.equal(f, r) and (f - r).norm() / r.norm() < 1e-2
+        else:
+            assert torch.equal(f, r)
+
+
 def test_teacher_precision_values():
     assert resolve_precision('fp16', 'cpu') == torch.float16
     assert resolve_precision('fp32', 'cuda') == torch.float32
