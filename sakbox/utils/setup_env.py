@@ -159,8 +159,8 @@ def enable_amp(cfg: Config, dtype: Optional[str] = None) -> Config:
             optim_wrapper.setdefault('loss_scale', 'dynamic')
     else:
         if not bf16_supported('cpu'):
-            warnings.warn('this CPU has no AMX/AVX512-BF16: bf16 autocast may be slower '
-                          'than fp32')
+            warnings.warn('bf16 is emulated on this CPU (no AMX/AVX512-BF16, or '
+                          'SAKBOX_NATIVE_BF16=0): bf16 autocast may be slower than fp32')
         optim_wrapper.type = 'AutocastOptimWrapper'
         optim_wrapper.dtype = dtype or 'bfloat16'
     return cfg
