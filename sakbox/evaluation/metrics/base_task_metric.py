@@ -4,7 +4,9 @@ Every task metric appends exactly **one small result per data sample** in
 :meth:`BaseTaskMetric.process`, so MMEngine's ``collect_results`` can gather
 the results of all ranks in dataset order and drop the duplicates a
 distributed sampler pads the last batch with (``evaluate(size)`` truncates
-to the dataset size).
+to the dataset size). A result is never ``None``: ``collect_results`` drops
+``None`` entries when it merges several ranks, and the truncation would then
+keep a padded duplicate.
 """
 from abc import abstractmethod
 from typing import Any, Dict, List, Optional, Sequence, Tuple
