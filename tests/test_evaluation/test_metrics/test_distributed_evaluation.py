@@ -179,6 +179,12 @@ def test_simulated_ranks_give_the_one_process_metrics(world_size, monkeypatch):
     assert not _differences(reference, split)
 
 
+def test_metrics_do_not_depend_on_the_order_of_the_samples(monkeypatch):
+    reference = _evaluate_split(1, monkeypatch)
+    order = np.random.default_rng(0).permutation(NUM_SAMPLES)
+    assert not _differences(reference, _evaluate_split(1, monkeypatch, order=order))
+    assert not _differences(reference, _evaluate_split(3, monkeypatch, order=order[::-1]))
+
 
 @pytest.mark.dist
 def test_two_process_gloo_evaluation_equals_one_process(tmp_path):
