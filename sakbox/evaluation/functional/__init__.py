@@ -21,6 +21,7 @@ from .normals import (
 )
 from .saliency import saliency_metrics, saliency_stats, saliency_thresholds
 from .segmentation import segmentation_areas, segmentation_metrics
+from .summation import exact_sum
 
 __all__ = [
     'DATASET_MAX_DIST', 'boundary_counts', 'boundary_gt', 'boundary_metrics',
@@ -30,5 +31,5 @@ __all__ = [
     'LOWER_IS_BETTER', 'PRIMARY_METRICS', 'delta_m', 'is_lower_better', 'metric_key',
     'NORMALS_STAT_NAMES', 'angular_error', 'histogram_median', 'normals_metrics',
     'normals_stats', 'saliency_metrics', 'saliency_stats', 'saliency_thresholds',
-    'segmentation_areas', 'segmentation_metrics'
+    'segmentation_areas', 'segmentation_metrics', 'exact_sum'
 ]

@@ -26,6 +26,7 @@ import numpy as np
 
 from .boundary_match import BoundaryMatcher
 from .boundary_ops import conv_tri, edge_nms, edge_orientation, seg2bmap, thin, thin_points
+from .summation import exact_sum
 
 #: ``maxDist`` of the SEISM fork used by SAK, per dataset.
 DATASET_MAX_DIST = {'nyud': 0.011, 'pascal': 0.0075}
@@ -186,19 +187,23 @@ def boundary_metrics(counts: np.ndarray, thresholds: Union[int, Sequence[float]]
     Returns:
         dict: ``odsF``, ``odsP``, ``odsR``, ``oisF``, ``AP`` (percent) and
         ``odsT`` (the best threshold).
+
+    Raises:
+        ValueError: When ``counts`` is not (N, 4, K) with at least one image.
     """
-    counts = np.asarray(counts, dtype=np.float64)
-    if counts.ndim != 3 or counts.shape[1] != 4:
-        raise ValueError(f'counts must be (N, 4, K), got {counts.shape}')
+    counts = np.asarray(counts)
+    if counts.ndim != 3 or counts.shape[1] != 4 or not counts.shape[0]:
+        raise ValueError(f'counts must be (N, 4, K) with N >= 1, got {counts.shape}')
     thr = (boundary_thresholds(thresholds) if isinstance(thresholds, (int, np.integer))
            else np.asarray(thresholds, dtype=np.float64))
-    total = counts.sum(0)
+    # Integer counts summed exactly: the scores depend on the set of images only.
+    total = exact_sum(counts)
     prec, rec, f = _precision_recall(*total)
     best = int(np.argmax(f))  # first maximum, like MATLAB's max
     # OIS: each image's best threshold (first maximum), counts summed there.
     _, _, f_img = _precision_recall(*counts.transpose(1, 0, 2))
     pick = np.argmax(f_img, axis=1)
-    picked = counts[np.arange(counts.shape[0]), :, pick].sum(0)
+    picked = exact_sum(counts[np.arange(counts.shape[0]), :, pick])
     _, _, f_ois = _precision_recall(*picked)
     # AP: precision interpolated at recall 0:0.01:1 over the unique recalls.
     uniq, first = np.unique(rec, return_index=True)

@@ -13,6 +13,8 @@ from typing import Dict, Tuple
 import numpy as np
 import torch
 
+from .summation import exact_sum
+
 
 def saliency_thresholds(step: float = 0.05) -> np.ndarray:
     """The official thresholds ``torch.arange(step, 1, step)`` as float32.
@@ -79,10 +81,10 @@ def saliency_metrics(total_counts: np.ndarray, ious: np.ndarray, beta_sq: float 
     f = (1 + beta_sq) * precision * recall / (beta_sq * precision + recall + 1e-8)
     f = np.nan_to_num(f, nan=0.0)
     ious = np.asarray(ious, dtype=np.float64).reshape(-1, tp.size + 1)
-    with np.errstate(invalid='ignore'):
-        valid = np.isfinite(ious)
-        mean_iou = np.where(valid.any(0), np.nansum(ious, 0) / np.maximum(valid.sum(0), 1),
-                            np.nan)
+    valid = np.isfinite(ious)
+    # exact_sum: the mean over images must not depend on their order
+    sum_iou = exact_sum(np.where(valid, ious, 0.0)) if ious.shape[0] else np.zeros(tp.size + 1)
+    mean_iou = np.where(valid.any(0), sum_iou / np.maximum(valid.sum(0), 1), np.nan)
     out = dict(maxF=float(f.max()) * 100,
                mIoU=float(np.nanmax(mean_iou[:-1])) * 100
                if np.isfinite(mean_iou[:-1]).any() else float('nan'),

@@ -4,7 +4,12 @@ Every task metric appends exactly **one small result per data sample** in
 :meth:`BaseTaskMetric.process`, so MMEngine's ``collect_results`` can gather
 the results of all ranks in dataset order and drop the duplicates a
 distributed sampler pads the last batch with (``evaluate(size)`` truncates
-to the dataset size).
+to the dataset size). A result is never ``None``: ``collect_results`` drops
+``None`` entries when it merges several ranks, and the truncation would then
+keep a padded duplicate. Dataset scores are reduced order-independently
+(integer counts, or correctly rounded float sums, see
+:func:`~sakbox.evaluation.functional.exact_sum`), so they depend on the set
+of samples only, not on how the samples were split over ranks.
 """
 from abc import abstractmethod
 from typing import Any, Dict, List, Optional, Sequence, Tuple

@@ -5,7 +5,7 @@ import numpy as np
 
 from sakbox.registry import METRICS
 
-from ..functional import depth_metrics, depth_stats
+from ..functional import depth_metrics, depth_stats, exact_sum
 from .base_task_metric import BaseTaskMetric
 
 
@@ -38,5 +38,5 @@ class DepthMetric(BaseTaskMetric):
         return depth_stats(pred, gt, self.min_depth, self.max_depth)
 
     def compute_metrics(self, results: List[Any]) -> Dict[str, float]:
-        """Dataset depth metrics from the summed per-image sums."""
-        return depth_metrics(np.sum(results, axis=0) if results else np.zeros(9))
+        """Dataset depth metrics from the summed per-image sums (order-independent)."""
+        return depth_metrics(exact_sum(results) if results else np.zeros(9))

@@ -5,7 +5,7 @@ import numpy as np
 
 from sakbox.registry import METRICS
 
-from ..functional import normals_metrics, normals_stats
+from ..functional import exact_sum, normals_metrics, normals_stats
 from .base_task_metric import BaseTaskMetric
 
 
@@ -38,9 +38,9 @@ class NormalsMetric(BaseTaskMetric):
         return stats, hist.astype(np.int32)
 
     def compute_metrics(self, results: List[Any]) -> Dict[str, float]:
-        """Dataset normal metrics from the summed sums and histograms."""
+        """Dataset normal metrics from the summed sums and histograms (order-independent)."""
         num_bins = int(np.ceil(180.0 / self.bin_width))
-        total = np.sum([r[0] for r in results], axis=0) if results else np.zeros(6)
-        hist = (np.sum([r[1].astype(np.int64) for r in results], axis=0) if results
+        total = exact_sum([r[0] for r in results]) if results else np.zeros(6)
+        hist = (exact_sum([r[1] for r in results]) if results
                 else np.zeros(num_bins, dtype=np.int64))
         return normals_metrics(total, hist, self.bin_width)

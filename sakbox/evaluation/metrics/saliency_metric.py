@@ -5,7 +5,7 @@ import numpy as np
 
 from sakbox.registry import METRICS
 
-from ..functional import saliency_metrics, saliency_stats, saliency_thresholds
+from ..functional import exact_sum, saliency_metrics, saliency_stats, saliency_thresholds
 from .base_task_metric import BaseTaskMetric
 
 
@@ -43,7 +43,7 @@ class SaliencyMetric(BaseTaskMetric):
     def compute_metrics(self, results: List[Any]) -> Dict[str, float]:
         """maxF / mIoU / mIoU@0.5 from the per-image counts and IoUs."""
         t = self.thresholds.size
-        counts = (np.sum([r[0] for r in results], axis=0) if results
+        counts = (exact_sum([r[0] for r in results]) if results
                   else np.zeros((3, t), dtype=np.int64))
         ious = (np.stack([r[1] for r in results]) if results
                 else np.zeros((0, t + 1)))

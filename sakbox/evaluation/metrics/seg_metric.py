@@ -75,20 +75,26 @@ class SegMetric(BaseTaskMetric):
                     'give num_classes')
         return self.num_classes
 
-    def compute_sample(self, pred: np.ndarray, gt: np.ndarray) -> Optional[np.ndarray]:
-        """(4, K) areas of one image, or None for a skipped image."""
+    def compute_sample(self, pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+        """(4, K) areas of one image; all zeros for a skipped image.
+
+        A skipped image must still store a result, and not None: MMEngine's
+        ``collect_results`` drops None entries when it merges the ranks' parts
+        (but not in a single process), which shifts the merged list so that
+        truncating it to the dataset size keeps a sampler-padded duplicate.
+        Zero areas add nothing to the dataset sums, exactly like skipping.
+        """
         num_classes = self._resolve_num_classes()
         if self.skip_background_only:
             valid = gt[gt != self.ignore_index]
             if not (valid != 0).any():
-                return None
+                return np.zeros((4, num_classes), dtype=np.int64)
         return segmentation_areas(pred, gt, num_classes, self.ignore_index)
 
     def compute_metrics(self, results: List[Any]) -> Dict[str, Any]:
         """mIoU / aAcc / mAcc (+ per-class IoU) from the per-image areas."""
         num_classes = self._resolve_num_classes()
-        areas = [r for r in results if r is not None]
-        total = (np.sum(areas, axis=0) if areas
+        total = (np.sum(results, axis=0, dtype=np.int64) if results
                  else np.zeros((4, num_classes), dtype=np.int64))
         names = self._class_names()
         if names is not None and len(names) != num_classes:
