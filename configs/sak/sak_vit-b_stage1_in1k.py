@@ -20,9 +20,9 @@ model = dict(
 model['teachers']['dinov2']['img_size'] = img_size
 model['teachers']['clip']['img_size'] = img_size
 
-# Official stage-1 schedule (BB_s1.yml): AdamW lr 1e-3, wd 0.01, 30 epochs, 2 warm-up
-# epochs (from 1.25e-7) then cosine to 1.25e-6, no gradient clipping; updated every
-# iteration (the official steps per epoch). (Written here rather than taken
+# Official stage-1 schedule (BB_s1.yml + train_s1.py): AdamW lr 1e-3, wd 0.01, 30 epochs,
+# 2 warm-up epochs (from 1.25e-7) then cosine to 1e-5 (train_s1.py's lr_min), no gradient
+# clipping; updated every iteration (the official steps per epoch). (Written here rather than taken
 # from _base_/schedules/schedule_cosine_30e.py, whose `default_hooks` / `log_processor`
 # duplicate default_runtime.py's keys, which MMEngine refuses among bases.)
 optim_wrapper = dict(
@@ -32,7 +32,7 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='LinearLR', start_factor=1.25e-4, by_epoch=True, begin=0, end=2,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=28, eta_min=1.25e-6, by_epoch=True, begin=2, end=30,
+    dict(type='CosineAnnealingLR', T_max=28, eta_min=1e-5, by_epoch=True, begin=2, end=30,
          convert_to_iter_based=True),
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=30)

@@ -230,3 +230,26 @@ def test_safetensors_needs_the_official_teacher_order(tmp_path, capsys):
     reference = convert_official_state_dict(official(2))[0]
     for k, v in reference.items():
         assert torch.equal(ckpt['state_dict'][k], v), k
+
+
+def test_config_check_of_a_stage1_file_builds_no_teacher(tmp_path, monkeypatch):
+    # A stage-1 distiller builds its teachers at test time by default; the
+    # converter's --config check must not (they would be downloaded).
+    cfg = tmp_path / 'stage1.py'
+    cfg.write_text(
+        "default_scope = 'sakbox'\n"
+        "model = dict(type='MultiTeacherDistiller', student=dict(\n"
+        "    type='SAKViT', arch='vit_base_patch16_384', pretrained=True,\n"
+        f"    img_size={SIZE}, model_kwargs=dict(depth={DEPTH}, embed_dim={C}, num_heads=4)),\n"
+        "    teachers={n: dict(type='TimmViTTeacher', arch='vit_base_patch14_dinov2',\n"
+        "                      pretrained=True) for n in " + repr(TEACHERS) + "},\n"
+        f"    teacher_dims={{n: [{C}] * 4 for n in {TEACHERS!r}}})\n")
+    from sakbox.models.teachers import TimmViTTeacher
+
+    def no_build(self, *args, **kwargs):
+        raise AssertionError(f'a teacher was built: {kwargs}')
+
+    monkeypatch.setattr(TimmViTTeacher, '__init__', no_build)
+    src, dst = str(tmp_path / 'official.pth'), str(tmp_path / 'sakbox.pth')
+    torch.save(official_training_checkpoint(official(1)), src)
+    assert tool.main([src, dst, '--config', str(cfg)]) == 0

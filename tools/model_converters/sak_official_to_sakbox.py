@@ -134,9 +134,14 @@ def convert(src: str, dst: str, stage: str = 'auto', teacher_names=None,
 
 
 def check_with_config(config: str, dst: str) -> None:
-    """Build ``config``'s model without teachers and load ``dst`` strictly."""
+    """Build ``config``'s model without teachers and load ``dst`` strictly.
+
+    The teachers are never built (not even for a stage-1 distiller, whose
+    test-time default builds them): the check needs only their widths, and
+    building them would download their weights.
+    """
     from sakbox.apis import init_model
-    init_model(config, dst)
+    init_model(config, dst, cfg_options={'model.build_teachers_for_test': False})
     print(f'OK: {dst} loads strictly into the model of {config}')
 
 
