@@ -1,6 +1,14 @@
 """Utilities."""
+from .checkpoint import (
+    CheckpointError,
+    CheckpointMismatchError,
+    CheckpointNotFoundError,
+    check_checkpoint_file,
+    read_checkpoint,
+)
 from .fsdp import module_class_wrap_policy
 from .setup_env import adapt_cfg_to_device, enable_amp, init_cpu_distributed, register_all_modules
 
 __all__ = ['adapt_cfg_to_device', 'enable_amp', 'init_cpu_distributed', 'register_all_modules',
-           'module_class_wrap_policy']
+           'module_class_wrap_policy', 'CheckpointError', 'CheckpointMismatchError',
+           'CheckpointNotFoundError', 'check_checkpoint_file', 'read_checkpoint']
