@@ -8,7 +8,14 @@ from .checkpoint import (
 )
 from .fsdp import module_class_wrap_policy
 from .setup_env import adapt_cfg_to_device, enable_amp, init_cpu_distributed, register_all_modules
+from .state_dict_fit import (
+    StateDictFit,
+    compare_state_dict,
+    extract_state_dict,
+    load_state_dict_checked,
+)
 
 __all__ = ['adapt_cfg_to_device', 'enable_amp', 'init_cpu_distributed', 'register_all_modules',
            'module_class_wrap_policy', 'CheckpointError', 'CheckpointMismatchError',
-           'CheckpointNotFoundError', 'check_checkpoint_file', 'read_checkpoint']
+           'CheckpointNotFoundError', 'check_checkpoint_file', 'read_checkpoint', 'StateDictFit',
+           'compare_state_dict', 'extract_state_dict', 'load_state_dict_checked']

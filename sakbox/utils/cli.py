@@ -2,9 +2,12 @@
 import argparse
 import os
 import os.path as osp
-from typing import Callable, List, Optional
+import sys
+from typing import Any, Callable, List, Optional
 
 from mmengine.config import Config, DictAction
+
+from .checkpoint import CheckpointError
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -110,3 +113,32 @@ def load_cfg(args: argparse.Namespace,
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def add_non_strict_arg(parser: argparse.ArgumentParser) -> None:
+    """Add ``--non-strict``: load the checkpoint tensors that fit, with a warning."""
+    parser.add_argument(
+        '--non-strict', action='store_true',
+        help='load only the checkpoint tensors that fit the model (the others keep their '
+        'initial, random values) and warn with the counts; by default a checkpoint that '
+        'does not fit exactly is an error')
+
+
+def run_cli(main: Callable[[], Any], prog: str) -> Any:
+    """Run a tool's ``main()``; a :class:`CheckpointError` exits 1 with its message only.
+
+    The message already names the file and what is wrong with it, so a
+    traceback would only hide it.
+
+    Args:
+        main: The tool's entry point (called without arguments).
+        prog: The tool's name, prefixed to the message (e.g. ``'tools/test.py'``).
+
+    Returns:
+        What ``main()`` returns.
+    """
+    try:
+        return main()
+    except CheckpointError as e:
+        sys.exit(f'{prog}: error: {e}')
+
