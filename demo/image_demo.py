@@ -8,6 +8,9 @@ Example::
 
     python demo/image_demo.py demo/demo.png configs/sak/sak_vit-tiny_synthetic-nyud.py \
         work_dirs/sak_vit-tiny_synthetic-nyud/iter_600.pth --out-dir vis --device cpu
+
+The checkpoint must fit the config's model exactly (see ``sakbox.apis.init_model``);
+``--non-strict`` runs with what fits, after a warning.
 """
 import argparse
 import os.path as osp
@@ -19,6 +22,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 def parse_args(argv=None) -> argparse.Namespace:
     """Command-line arguments (see the module docstring)."""
+    from sakbox.utils.cli import add_non_strict_arg
+
     parser = argparse.ArgumentParser(description='sakbox multi-task image demo')
     parser.add_argument('img', help='image file')
     parser.add_argument('config', help='config file')
@@ -28,6 +33,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='device, e.g. cpu or cuda:0 (default: cuda:0 if available)')
     parser.add_argument('--depth-cmap', default='viridis', help='matplotlib colour map of depth')
     parser.add_argument('--show', action='store_true', help='also show the panel in a window')
+    add_non_strict_arg(parser)
     return parser.parse_args(argv)
 
 
@@ -104,7 +110,7 @@ def main(argv=None) -> dict:
     if device is None:
         import torch
         device = 'cuda:0' if torch.cuda.is_available() else 'cpu'
-    model = init_model(args.config, args.checkpoint, device=device)
+    model = init_model(args.config, args.checkpoint, device=device, strict=not args.non_strict)
     result = inference_model(model, args.img)
     if isinstance(result, (list, tuple)):
         result = result[0]
@@ -117,4 +123,5 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    from sakbox.utils.cli import run_cli
+    run_cli(main, 'demo/image_demo.py')

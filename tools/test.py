@@ -1,6 +1,10 @@
 """Evaluate a trained sakbox model.
 
-Prints a metrics table and writes the metrics as JSON in the work dir.
+Prints a metrics table and writes the metrics as JSON in the work dir. The
+checkpoint is loaded strictly: one that does not fit the config's model
+(missing, unexpected or mis-shaped keys, e.g. an unconverted official release)
+stops the tool with a message naming the file and the keys; ``--non-strict``
+evaluates what fits, with a warning and the counts in the metrics JSON.
 
 Example::
 
@@ -19,14 +23,17 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from sakbox.apis import prepare_model_cfg_for_test  # noqa: E402
+from sakbox.apis import load_model_weights, prepare_model_cfg_for_test  # noqa: E402
 from sakbox.utils import adapt_cfg_to_device, init_cpu_distributed, register_all_modules  # noqa: E402
+from sakbox.utils.checkpoint import CheckpointNotFoundError, check_checkpoint_file  # noqa: E402
 from sakbox.utils.cli import (  # noqa: E402
     add_common_args,
     add_compile_arg,
+    add_non_strict_arg,
     apply_compile_arg,
     load_cfg,
     parse_with_common_args,
+    run_cli,
 )
 
 
@@ -40,6 +47,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--show-dir', help='save coloured visualisations of every task here')
     parser.add_argument('--save-edge-png', metavar='DIR',
                         help='write soft edge maps as 8-bit PNGs named by image id')
+    add_non_strict_arg(parser)
     add_compile_arg(parser)
     add_common_args(parser)
     return parse_with_common_args(parser, argv)
@@ -48,12 +56,15 @@ def parse_args(argv=None) -> argparse.Namespace:
 def build_cfg(args: argparse.Namespace) -> Config:
     """Load the config, drop training-only parts, apply the overrides."""
     if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+        raise CheckpointNotFoundError(f'checkpoint not found: {args.checkpoint}',
+                                      args.checkpoint)
     # Testing never needs the teachers (they are neither built nor loaded) nor
     # any initialisation weights (hub or stage-1 files): the checkpoint has all.
     cfg = load_cfg(args, prepare=lambda c: prepare_model_cfg_for_test(c.model,
                                                                       has_checkpoint=True))
-    cfg.load_from = args.checkpoint
+    # The Runner would load `load_from` non-strictly (a checkpoint that fits
+    # nothing evaluates random weights); main() loads it strictly instead.
+    cfg.load_from = None
     cfg.resume = False
     apply_compile_arg(cfg, args.compile)
     if args.show_dir or args.save_edge_png:
@@ -89,13 +100,21 @@ def main(argv=None) -> dict:
     register_all_modules(init_default_scope=False)
     init_cpu_distributed(args.launcher)
     cfg = build_cfg(args)
+    check_checkpoint_file(args.checkpoint)  # an unreadable file fails before the build
     runner = Runner.from_cfg(cfg)
+    # Runner.test() never re-initialises weights, so these are the ones evaluated.
+    fit = load_model_weights(runner.model, args.checkpoint, strict=not args.non_strict,
+                             logger=runner.logger)
     metrics = runner.test()
     metrics = {k: (float(v) if hasattr(v, '__float__') else v) for k, v in metrics.items()}
     if is_main_process():
         print(format_metrics(metrics), flush=True)
         stamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
         payload = dict(config=args.config, checkpoint=args.checkpoint, metrics=metrics)
+        if not fit.complete:
+            payload['partial_weights'] = dict(
+                loaded=len(fit.loaded), model_tensors=fit.num_model, missing=len(fit.missing),
+                unexpected=len(fit.unexpected), mismatched=len(fit.mismatched))
         for name in (f'metrics_{stamp}.json', 'metrics.json'):
             with open(osp.join(cfg.work_dir, name), 'w') as f:
                 json.dump(payload, f, indent=2, default=str)
@@ -104,4 +123,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main, 'tools/test.py')

@@ -1,5 +1,9 @@
 """Train a sakbox model.
 
+``load_from`` is loaded non-strictly, as MMEngine does, and the log says how
+many model tensors it set (``CheckpointLoadReportHook``); an unreadable
+``load_from`` / ``--resume`` file fails at once with a message naming it.
+
 Example::
 
     python tools/train.py configs/sak/sak_vit-tiny_synthetic-nyud.py
@@ -16,12 +20,16 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from sakbox.utils import adapt_cfg_to_device, enable_amp, init_cpu_distributed, register_all_modules  # noqa: E402
+from sakbox.utils.checkpoint import CheckpointNotFoundError  # noqa: E402
 from sakbox.utils.cli import (  # noqa: E402
     add_common_args,
     add_compile_arg,
+    add_custom_hook,
     apply_compile_arg,
+    check_training_checkpoint,
     load_cfg,
     parse_with_common_args,
+    run_cli,
 )
 
 
@@ -54,9 +62,12 @@ def build_cfg(args: argparse.Namespace) -> Config:
         cfg.load_from = None
     elif args.resume is not None:
         if not osp.isfile(args.resume):
-            raise FileNotFoundError(f'--resume checkpoint not found: {args.resume}')
+            raise CheckpointNotFoundError(f'--resume checkpoint not found: {args.resume}',
+                                          args.resume)
         cfg.resume = True
         cfg.load_from = args.resume
+    # MMEngine loads `load_from` non-strictly; this logs how much of it fitted.
+    add_custom_hook(cfg, dict(type='CheckpointLoadReportHook'))
     return adapt_cfg_to_device(cfg, args.launcher)
 
 
@@ -66,6 +77,7 @@ def main(argv=None) -> None:
     register_all_modules(init_default_scope=False)
     init_cpu_distributed(args.launcher)
     cfg = build_cfg(args)
+    check_training_checkpoint(cfg)  # a bad load_from / resume file fails before the build
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else _build_runner(cfg)
     runner.train()
 
@@ -76,4 +88,4 @@ def _build_runner(cfg: Config):
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main, 'tools/train.py')

@@ -3,18 +3,21 @@ import copy
 import inspect
 import os.path as osp
 from pathlib import Path
-from typing import List, Optional, Sequence, Union
+from typing import Any, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
 import torch.nn as nn
 from mmengine.config import Config, ConfigDict
 from mmengine.dataset import Compose, pseudo_collate
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
 from mmengine.registry import DefaultScope
-from mmengine.runner.checkpoint import _load_checkpoint
 
 from sakbox.registry import MODELS
 from sakbox.structures import MultiTaskDataSample
+from sakbox.utils.checkpoint import read_checkpoint
+from sakbox.utils.state_dict_fit import StateDictFit, load_state_dict_checked
 
 ImageType = Union[str, Path, np.ndarray]
 #: Pipeline steps that only prepare ground truth; inference drops them.
@@ -86,36 +89,49 @@ def builds_teachers_for_test(model_cfg: Union[dict, ConfigDict]) -> bool:
     return bool(param.default)
 
 
-def load_model_weights(model: nn.Module, checkpoint: str) -> None:
-    """Load a checkpoint strictly; name the keys that do not fit.
+def load_model_weights(model: nn.Module, checkpoint: str, strict: bool = True,
+                       logger: Optional[Any] = 'current') -> StateDictFit:
+    """Load a checkpoint file into ``model``, strictly unless told otherwise.
 
-    ``teachers.*`` keys are dropped by the distillers; ``module.`` prefixes
-    (DDP) are stripped.
+    ``teachers.*`` keys are ignored (teachers load their own weights) and
+    ``module.`` prefixes (DDP) are stripped. Strict loading fails unless every
+    model tensor is set and the file holds nothing else; the error names the
+    file, the counts and the first missing, unexpected and mis-shaped keys,
+    and says when the file looks like an official SAK or RADIO release (with
+    the converter to run) or a checkpoint of another sakbox model.
 
     Args:
-        model (nn.Module): Target model.
-        checkpoint (str): Path or URL of an MMEngine checkpoint or a state dict.
+        model (nn.Module): Target model; a DDP (or other MMEngine) wrapper is
+            unwrapped.
+        checkpoint (str): Path (or URL) of an MMEngine checkpoint or a state dict.
+        strict (bool): False loads the tensors that fit and logs a warning
+            with the counts; the others keep their initial values. Defaults to True.
+        logger: Where messages go (see :func:`mmengine.logging.print_log`).
+
+    Returns:
+        StateDictFit: What was loaded.
 
     Raises:
-        KeyError: Listing missing and unexpected keys.
+        CheckpointError: The file cannot be read (missing, empty, truncated,
+            not a checkpoint, refused by weights-only loading).
+        CheckpointMismatchError: ``strict`` and the checkpoint does not fit;
+            the model is left untouched.
     """
-    ckpt = _load_checkpoint(checkpoint, map_location='cpu')
-    state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
-    state_dict = {(k[7:] if k.startswith('module.') else k): v for k, v in state_dict.items()}
-    result = model.load_state_dict(state_dict, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        def fmt(keys):
-            return ', '.join(keys[:10]) + (f' ... ({len(keys)} in all)' if len(keys) > 10 else '')
-        raise KeyError(
-            f'checkpoint {checkpoint} does not fit {type(model).__name__}: '
-            f'missing keys: [{fmt(result.missing_keys)}]; '
-            f'unexpected keys: [{fmt(result.unexpected_keys)}]')
+    if is_model_wrapper(model):
+        model = model.module
+    ckpt = read_checkpoint(checkpoint, map_location='cpu')
+    fit = load_state_dict_checked(model, ckpt, str(checkpoint), strict=strict, logger=logger)
+    if fit.complete:
+        print_log(f'loaded {checkpoint}: all {fit.num_model} tensors of '
+                  f'{fit.model_name}', logger=logger)
+    return fit
 
 
 def init_model(config: Union[str, Path, Config],
                checkpoint: Optional[str] = None,
                device: str = 'cpu',
-               cfg_options: Optional[dict] = None) -> nn.Module:
+               cfg_options: Optional[dict] = None,
+               strict: bool = True) -> nn.Module:
     """Build a model from a config, without teachers, and load a checkpoint.
 
     Args:
@@ -123,6 +139,9 @@ def init_model(config: Union[str, Path, Config],
         checkpoint (str, optional): Trained weights; None keeps the init.
         device (str): Device to put the model on. Default: ``'cpu'``.
         cfg_options (dict, optional): Overrides merged into the config.
+        strict (bool): Fail unless the checkpoint sets every model tensor and
+            holds nothing else (see :func:`load_model_weights`); False loads
+            what fits, with a warning. Default: True.
 
     Returns:
         nn.Module: The model in eval mode, with the config as ``model.cfg``.
@@ -139,7 +158,7 @@ def init_model(config: Union[str, Path, Config],
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'sakbox')):
         model = MODELS.build(cfg.model)
     if checkpoint is not None:
-        load_model_weights(model, checkpoint)
+        load_model_weights(model, checkpoint, strict=strict)
     model.cfg = cfg
     model.to(device)
     model.eval()

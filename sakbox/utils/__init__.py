@@ -1,4 +1,11 @@
 """Utilities."""
+from .checkpoint import (
+    CheckpointError,
+    CheckpointMismatchError,
+    CheckpointNotFoundError,
+    check_checkpoint_file,
+    read_checkpoint,
+)
 from .fsdp import module_class_wrap_policy
 from .setup_env import (
     adapt_cfg_to_device,
@@ -7,6 +14,15 @@ from .setup_env import (
     init_cpu_distributed,
     register_all_modules,
 )
+from .state_dict_fit import (
+    StateDictFit,
+    compare_state_dict,
+    extract_state_dict,
+    load_state_dict_checked,
+)
 
 __all__ = ['adapt_cfg_to_device', 'enable_amp', 'fit_dataloader_workers', 'init_cpu_distributed',
-           'register_all_modules', 'module_class_wrap_policy']
+           'register_all_modules', 'module_class_wrap_policy', 'CheckpointError',
+           'CheckpointMismatchError', 'CheckpointNotFoundError', 'check_checkpoint_file',
+           'read_checkpoint', 'StateDictFit', 'compare_state_dict', 'extract_state_dict',
+           'load_state_dict_checked']

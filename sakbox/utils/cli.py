@@ -2,10 +2,12 @@
 import argparse
 import os
 import os.path as osp
-from typing import Callable, List, Optional
+import sys
+from typing import Any, Callable, List, Optional
 
 from mmengine.config import Config, DictAction
 
+from .checkpoint import CheckpointError, check_checkpoint_file, is_url
 from .setup_env import fit_dataloader_workers
 
 
@@ -118,3 +120,85 @@ def load_cfg(args: argparse.Namespace,
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def add_non_strict_arg(parser: argparse.ArgumentParser) -> None:
+    """Add ``--non-strict``: load the checkpoint tensors that fit, with a warning."""
+    parser.add_argument(
+        '--non-strict', action='store_true',
+        help='load only the checkpoint tensors that fit the model (the others keep their '
+        'initial, random values) and warn with the counts; by default a checkpoint that '
+        'does not fit exactly is an error')
+
+
+def run_cli(main: Callable[[], Any], prog: str) -> Any:
+    """Run a tool's ``main()``; a :class:`CheckpointError` exits 1 with its message only.
+
+    The message already names the file and what is wrong with it, so a
+    traceback would only hide it.
+
+    Args:
+        main: The tool's entry point (called without arguments).
+        prog: The tool's name, prefixed to the message (e.g. ``'tools/test.py'``).
+
+    Returns:
+        What ``main()`` returns.
+    """
+    try:
+        return main()
+    except CheckpointError as e:
+        sys.exit(f'{prog}: error: {e}')
+
+
+def add_custom_hook(cfg: Config, hook: dict) -> Config:
+    """Append ``hook`` to ``cfg.custom_hooks`` unless a hook of its type is there.
+
+    Args:
+        cfg: The config to modify in place.
+        hook: A hook config with a ``type``.
+
+    Returns:
+        Config: ``cfg``.
+    """
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(h.get('type') == hook['type'] for h in hooks):
+        hooks.append(dict(hook))
+    cfg.custom_hooks = hooks
+    return cfg
+
+
+def checkpoint_to_load(cfg: Config) -> Optional[str]:
+    """The checkpoint file a training Runner built from ``cfg`` will read, if any.
+
+    Args:
+        cfg: A training config (``load_from``, ``resume``, ``work_dir``).
+
+    Returns:
+        str or None: ``load_from``; with ``resume`` and no ``load_from``, the
+        latest checkpoint of the work dir (None when there is none yet).
+    """
+    if cfg.get('load_from'):
+        return str(cfg.load_from)
+    if cfg.get('resume') and cfg.get('work_dir') and osp.isdir(cfg.work_dir):
+        from mmengine.runner import find_latest_checkpoint
+        return find_latest_checkpoint(cfg.work_dir)
+    return None
+
+
+def check_training_checkpoint(cfg: Config) -> None:
+    """Fail now if the checkpoint that ``load_from`` / ``--resume`` names cannot be read.
+
+    Cheap (see :func:`sakbox.utils.check_checkpoint_file`): a missing, empty,
+    truncated or weights-only-refused file stops the tool before the Runner
+    builds datasets and models, with the same message evaluation gives. URLs
+    are left to MMEngine.
+
+    Args:
+        cfg: A training config.
+
+    Raises:
+        CheckpointError: The file cannot be loaded.
+    """
+    path = checkpoint_to_load(cfg)
+    if path is not None and not is_url(path):
+        check_checkpoint_file(path)

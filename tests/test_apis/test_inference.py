@@ -1,5 +1,6 @@
 """init_model / inference_model round trip on the tiny SAK config."""
 import os.path as osp
+import re
 
 import cv2
 import numpy as np
@@ -9,9 +10,13 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import save_checkpoint
 
-from sakbox.apis import inference_model, init_model, prepare_model_cfg_for_test
+from sakbox.apis import inference_model, init_model, load_model_weights, prepare_model_cfg_for_test
 from sakbox.registry import MODELS
-from sakbox.utils import register_all_modules
+from sakbox.utils import CheckpointError, CheckpointMismatchError, register_all_modules
+from tests.fixtures.sak_official_keys import (
+    official_multitask_state_dict,
+    official_training_checkpoint,
+)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_synthetic-nyud.py')
@@ -64,18 +69,89 @@ def test_inference_on_array_path_and_list(trained, tmp_path, size):
     assert len(both) == 2 and torch.equal(both[1].pred_semseg.data, out.pred_semseg.data)
 
 
-def test_checkpoint_that_does_not_fit_names_keys(trained, tmp_path):
-    model, _ = trained
+def _edited_checkpoint(model, path):
+    """``model``'s weights with a head tensor missing and one key too many."""
     sd = model.state_dict()
     sd.pop('decode_heads.semseg.last_conv.bias')
     sd['decode_heads.flow.weight'] = torch.zeros(1)
+    save_checkpoint(dict(state_dict=sd, meta=dict()), path)
+    return sd
+
+
+def test_checkpoint_that_does_not_fit_names_file_counts_and_keys(trained, tmp_path):
+    model, _ = trained
     bad = str(tmp_path / 'bad.pth')
-    save_checkpoint(dict(state_dict=sd, meta=dict()), bad)
-    with pytest.raises(KeyError, match=r'decode_heads\.semseg\.last_conv\.bias.*'
-                                       r'decode_heads\.flow\.weight'):
+    _edited_checkpoint(model, bad)
+    num = len(model.state_dict())
+    with pytest.raises(CheckpointMismatchError) as err:
         init_model(CONFIG, bad)
+    msg = str(err.value)
+    assert f'checkpoint {bad} does not fit MultiTaskDistiller' in msg
+    assert f'loaded {num - 1} of {num} model tensors' in msg
+    assert '1 missing (first: decode_heads.semseg.last_conv.bias)' in msg
+    assert '1 unexpected (first: decode_heads.flow.weight)' in msg
+    assert '--non-strict' in msg
     with pytest.raises(FileNotFoundError):
         inference_model(init_model(CONFIG), str(tmp_path / 'missing.png'))
+
+
+def test_shape_mismatch_is_named_with_both_shapes(trained, tmp_path):
+    model, _ = trained
+    sd = model.state_dict()
+    sd['decode_heads.depth.last_conv.weight'] = sd['decode_heads.depth.last_conv.weight'][:, :4]
+    bad = str(tmp_path / 'narrow.pth')
+    save_checkpoint(dict(state_dict=sd, meta=dict()), bad)
+    want = tuple(model.state_dict()['decode_heads.depth.last_conv.weight'].shape)
+    got = (want[0], 4) + want[2:]
+    with pytest.raises(CheckpointMismatchError,
+                       match=re.escape(f'1 with another shape (first: decode_heads.depth.'
+                                       f'last_conv.weight: checkpoint {got} vs model {want})')):
+        init_model(CONFIG, bad)
+
+
+def test_non_strict_loads_what_fits_and_keeps_the_rest(trained, tmp_path):
+    model, _ = trained
+    bad = str(tmp_path / 'bad.pth')
+    sd = _edited_checkpoint(model, bad)
+    loose = init_model(CONFIG, bad, strict=False)
+    for key, value in loose.state_dict().items():
+        if key == 'decode_heads.semseg.last_conv.bias':  # not in the file: still the init
+            assert not torch.equal(value, model.state_dict()[key])
+        else:
+            assert torch.equal(value, sd[key]), key
+
+
+def test_load_model_weights_strict_leaves_the_model_untouched(trained, tmp_path):
+    model, _ = trained
+    bad = str(tmp_path / 'bad.pth')
+    _edited_checkpoint(model, bad)
+    target = init_model(CONFIG)
+    before = {k: v.clone() for k, v in target.state_dict().items()}
+    with pytest.raises(CheckpointMismatchError):
+        load_model_weights(target, bad)
+    assert all(torch.equal(v, before[k]) for k, v in target.state_dict().items())
+    fit = load_model_weights(target, bad, strict=False)
+    assert not fit.complete and len(fit.loaded) == len(before) - 1
+    assert fit.missing == ['decode_heads.semseg.last_conv.bias']
+    assert fit.unexpected == ['decode_heads.flow.weight']
+
+
+def test_official_sak_release_gets_the_converter_hint(tmp_path):
+    src = str(tmp_path / 'nyud_checkpoint.pth')
+    torch.save(official_training_checkpoint(official_multitask_state_dict()), src)
+    with pytest.raises(CheckpointMismatchError) as err:
+        init_model(CONFIG, src)
+    msg = str(err.value)
+    assert 'looks like an official SAK release' in msg and 'backbone.tsap.' in msg
+    assert f'python tools/model_converters/sak_official_to_sakbox.py {src} ' in msg
+
+
+def test_unreadable_checkpoint_names_the_file(tmp_path):
+    path = tmp_path / 'weights.pth'
+    path.write_text('not weights')
+    with pytest.raises(CheckpointError, match=f'{re.escape(str(path))} is not a PyTorch '
+                                              'checkpoint: it is a text file'):
+        init_model(CONFIG, str(path))
 
 
 def test_prepare_model_cfg_for_test():

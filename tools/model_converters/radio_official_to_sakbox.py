@@ -20,28 +20,41 @@ Usage::
 import argparse
 import argparse as _argparse_mod
 import math
+import os.path as osp
 import pprint
 import re
+import sys
 from collections import OrderedDict
 from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 
+# Runs as a script from any directory: make the repository importable.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from sakbox.utils.checkpoint import CheckpointError, read_checkpoint  # noqa: E402
+
 #: Heads of the usual ViT widths (used when timm does not know the arch name).
 HEADS_BY_WIDTH = {192: 3, 384: 6, 768: 12, 1024: 16, 1152: 16, 1280: 16, 1536: 24, 1664: 16}
 
 
 def load_official(path: str, unsafe: bool = False) -> dict:
-    """Load a released checkpoint (``args`` is an ``argparse.Namespace``)."""
+    """Load a released checkpoint (``args`` is an ``argparse.Namespace``).
+
+    Read with ``weights_only=True`` and ``argparse.Namespace`` allowed, unless
+    ``unsafe``; unreadable files fail with :func:`sakbox.utils.read_checkpoint`'s message.
+    """
     if unsafe:
-        return torch.load(path, map_location='cpu', weights_only=False)
+        return read_checkpoint(path, map_location='cpu', weights_only=False)
     with torch.serialization.safe_globals([_argparse_mod.Namespace]):
         try:
-            return torch.load(path, map_location='cpu', weights_only=True)
-        except Exception as e:  # noqa: BLE001 - report how to proceed
-            raise RuntimeError(f'{path} holds objects that weights_only loading refuses ({e}); '
-                               'if you trust the file, rerun with --unsafe-load') from e
+            return read_checkpoint(path, map_location='cpu')
+        except CheckpointError as e:
+            if not e.weights_only_refused:
+                raise
+            raise CheckpointError(f'{e} Or, if you trust the file, rerun with --unsafe-load.',
+                                  path, e.refused_globals, weights_only_refused=True) from e
 
 
 def _sn_factor(weight: torch.Tensor, sd: Dict[str, torch.Tensor], prefix: str,
@@ -243,8 +256,11 @@ def main() -> None:  # noqa: D103
     p.add_argument('--unsafe-load', action='store_true',
                    help='torch.load(weights_only=False): only for files you trust')
     a = p.parse_args()
-    out = convert(load_official(a.src, a.unsafe_load), a.teachers, a.num_heads,
-                  getattr(torch, a.dtype))
+    try:
+        ckpt = load_official(a.src, a.unsafe_load)
+    except CheckpointError as e:
+        sys.exit(f'ERROR: {e}')
+    out = convert(ckpt, a.teachers, a.num_heads, getattr(torch, a.dtype))
     torch.save(out, a.dst)
     cfg = out['meta']['radio_config']
     print(f'saved {len(out["state_dict"])} tensors to {a.dst}\n'

@@ -21,7 +21,6 @@ import argparse
 import hashlib
 import os
 import os.path as osp
-import pickle
 import sys
 
 import torch
@@ -34,6 +33,7 @@ from sakbox.models.utils.sak_official_keys import (  # noqa: E402
     convert_official_state_dict,
     unwrap_official_checkpoint,
 )
+from sakbox.utils.checkpoint import CheckpointError, read_checkpoint  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -62,21 +62,23 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def load_official(path: str):
-    """Read an official file; ``weights_only=False`` only as a noted fallback."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'official checkpoint not found: {path}')
-    if path.endswith('.safetensors'):
-        from safetensors.torch import load_file
-        return load_file(path, device='cpu')
+    """Read an official file; ``weights_only=False`` only as a noted fallback.
+
+    Unreadable files (missing, empty, truncated, not a checkpoint) fail with
+    :func:`sakbox.utils.read_checkpoint`'s message.
+    """
     try:
-        return torch.load(path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError as e:
+        return read_checkpoint(path, map_location='cpu')
+    except CheckpointError as e:
+        if not e.weights_only_refused:
+            raise
         # Only for this explicitly named file: the official scripts also pickle the
         # optimizer / scheduler state, which some versions refuse under weights_only.
-        print(f'NOTE: {path} cannot be read with weights_only=True ({str(e).splitlines()[0]}); '
-              'reading it with weights_only=False because you named this file explicitly. '
-              'Only do this for files from a source you trust.')
-        return torch.load(path, map_location='cpu', weights_only=False)
+        print(f'NOTE: {path} cannot be read with weights_only=True ('
+              f'{", ".join(e.refused_globals) or "its pickle protocol"}); reading it with '
+              'weights_only=False because you named this file explicitly. Only do this for '
+              'files from a source you trust.')
+        return read_checkpoint(path, map_location='cpu', weights_only=False)
 
 
 def sha256(path: str) -> str:
@@ -129,7 +131,7 @@ def convert(src: str, dst: str, stage: str = 'auto', teacher_names=None,
     torch.save(dict(meta=meta, state_dict=state_dict), tmp)
     os.replace(tmp, dst)
     # What was written must load without pickled objects.
-    torch.load(dst, map_location='cpu', weights_only=True)
+    read_checkpoint(dst, map_location='cpu')
     return meta
 
 
@@ -150,7 +152,7 @@ def main(argv=None) -> int:
     try:
         meta = convert(args.src, args.dst, args.stage, args.teacher_names,
                        args.official_teacher_order, args.allow_unmapped)
-    except (UnmappedKeysError, ValueError) as e:
+    except (UnmappedKeysError, ValueError, CheckpointError) as e:
         print(f'ERROR: {e}', file=sys.stderr)
         return 1
     print(f'Converted official stage-{meta["official_stage"]} checkpoint {args.src} -> '
@@ -164,7 +166,11 @@ def main(argv=None) -> int:
     if meta['dropped_teacher_keys']:
         print(f'  dropped {meta["dropped_teacher_keys"]} teacher weights')
     if args.config:
-        check_with_config(args.config, args.dst)
+        try:
+            check_with_config(args.config, args.dst)
+        except CheckpointError as e:
+            print(f'ERROR: the converted file does not fit {args.config}: {e}', file=sys.stderr)
+            return 1
     return 0
 
 

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from sakbox.registry import MODELS
 from sakbox.structures import MultiTaskDataSample
+from sakbox.utils.checkpoint import read_checkpoint
 
 from ..utils.phi_s import PhiSNormalizer
 from .base_distiller import BaseDistiller, ConfigType
@@ -176,7 +177,7 @@ class RADIODistiller(BaseDistiller):
                 f'RADIODistiller: PHI-S statistics file {path} (model.phi_s.stats) not found; '
                 'compute it with `python tools/analysis_tools/compute_phi_s_stats.py CONFIG '
                 f'--out {path}` or set model.phi_s=None')
-        return torch.load(path, map_location='cpu', weights_only=True)
+        return read_checkpoint(path, map_location='cpu')
 
     def _summary_channels(self, name: str, feature_channels: int) -> int:
         opt = self.options[name]

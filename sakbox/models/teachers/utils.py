@@ -4,12 +4,12 @@ Checkpoint loading is deliberately strict: a file that does not fit the model
 fails with an error that names the file and every missing, unexpected or
 mis-shaped key, instead of silently leaving weights random.
 """
-import os.path as osp
-import pickle
 from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
+
+from sakbox.utils.checkpoint import CheckpointMismatchError, read_checkpoint
 
 # Output blocks of the official SAK for the usual ViT depths (S/B, L, H, g and
 # SigLIP so400m). Other depths fall back to four evenly spaced blocks.
@@ -23,10 +23,6 @@ _OUT_INDICES_BY_DEPTH = {
 
 # Keys under which training frameworks nest the actual state dict.
 _WRAPPER_KEYS = ('state_dict', 'model', 'module')
-
-
-class CheckpointMismatchError(RuntimeError):
-    """A checkpoint's keys or shapes do not fit the model it is loaded into."""
 
 
 def default_out_indices(depth: int, num_levels: int = 4) -> List[int]:
@@ -77,27 +73,20 @@ def load_state_dict_file(path: str) -> Dict[str, torch.Tensor]:
 
     Wrappers ``{'state_dict': ...}``, ``{'model': ...}`` and ``{'module': ...}`` are
     unwrapped (repeatedly) and a leading ``module.`` (DataParallel/DDP) is stripped.
-    Files are read with ``weights_only=True``: pickled Python objects are refused.
+    Files are read with ``weights_only=True`` by :func:`sakbox.utils.read_checkpoint`:
+    pickled Python objects are refused, with a message naming them.
 
     Args:
         path (str): Checkpoint file.
 
     Returns:
         Dict[str, Tensor]: Flat state dict on CPU.
+
+    Raises:
+        CheckpointError: The file is missing (a ``FileNotFoundError`` too) or
+            cannot be read.
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'Checkpoint file not found: {path}')
-    if path.endswith('.safetensors'):
-        from safetensors.torch import load_file
-        obj = load_file(path, device='cpu')
-    else:
-        try:
-            obj = torch.load(path, map_location='cpu', weights_only=True)
-        except pickle.UnpicklingError as e:
-            raise RuntimeError(
-                f'{path} holds pickled Python objects besides tensors and was refused by '
-                f'torch.load(weights_only=True); save only the state dict (e.g. '
-                f"torch.save(ckpt['state_dict'], ...)). Original error: {e}") from e
+    obj = read_checkpoint(path, map_location='cpu')
     while isinstance(obj, dict) and not all(torch.is_tensor(v) for v in obj.values()):
         key = next((k for k in _WRAPPER_KEYS if isinstance(obj.get(k), dict)), None)
         if key is None:

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sakbox.utils.checkpoint import read_checkpoint
+
 #: Single prompt.
 SIMPLE_TEMPLATES: Tuple[str, ...] = ('a photo of a {}.', )
 #: A small prompt ensemble in the style of CLIP's ImageNet evaluation.
@@ -61,7 +63,7 @@ def build_open_clip_text_model(teacher_cfg: dict, seed: int = 0) -> Tuple[nn.Mod
         torch.manual_seed(seed)
         model = open_clip.create_model(name, pretrained=tag if use_hub else None, **kwargs)
     if ckpt is not None:
-        state = torch.load(ckpt, map_location='cpu', weights_only=True)
+        state = read_checkpoint(ckpt, map_location='cpu')
         state = state.get('state_dict', state)
         if not any(k.startswith(('token_embedding', 'text.', 'transformer.')) for k in state):
             raise KeyError(f'{ckpt} holds no text tower (no token_embedding/transformer keys); '
