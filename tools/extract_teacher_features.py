@@ -78,7 +78,7 @@ def extraction_pipeline(pipeline: List[dict], seed: int) -> List[dict]:
 
     ``RandomResizedCrop`` (followed by an optional horizontal
     ``MultiTaskRandomFlip``) becomes ``SeededViewCrop`` with the same size,
-    scale, ratio and flip probability; a ``SeededViewCrop`` is kept (its seed
+    scale, ratio, flip probability, interpolation and resize backend; a ``SeededViewCrop`` is kept (its seed
     set to ``seed``).
 
     Args:
@@ -99,7 +99,8 @@ def extraction_pipeline(pipeline: List[dict], seed: int) -> List[dict]:
             crop = dict(type='SeededViewCrop', size=t['size'],
                         scale=t.get('scale', (0.08, 1.0)),
                         ratio=t.get('ratio', (3 / 4, 4 / 3)), flip_prob=0.0,
-                        interpolation=t.get('interpolation', 'bilinear'))
+                        interpolation=t.get('interpolation', 'bilinear'),
+                        backend=t.get('backend', 'cv2'))
             out.append(crop)
         elif kind == 'MultiTaskRandomFlip' and crop is not None:
             direction = t.get('direction', 'horizontal')

@@ -10,7 +10,7 @@ cache_dir = 'data/teacher_cache/sak_vit-b_stage1_in1k'
 model = dict(build_teachers=False)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='SeededViewCrop', size=_base_.img_size, flip_prob=0.5),
+    dict(type='SeededViewCrop', size=_base_.img_size, flip_prob=0.5, backend='pillow'),
     dict(type='PackMultiTaskInputs'),
 ]
 train_dataloader = dict(

@@ -25,7 +25,7 @@ model = dict(
 # Crops keep at least 35% of these small images (ImageNet's 8% would leave a few pixels).
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', size=img_size, scale=(0.35, 1.0)),
+    dict(type='RandomResizedCrop', size=img_size, scale=(0.35, 1.0), backend='pillow'),
     dict(type='MultiTaskRandomFlip', prob=0.5),
     dict(type='PackMultiTaskInputs'),
 ]

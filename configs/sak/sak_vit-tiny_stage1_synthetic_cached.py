@@ -9,7 +9,8 @@ cache_dir = 'data/teacher_cache/sak_vit-tiny_stage1_synthetic'
 model = dict(build_teachers=False)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='SeededViewCrop', size=_base_.img_size, scale=(0.35, 1.0), flip_prob=0.5),
+    dict(type='SeededViewCrop', size=_base_.img_size, scale=(0.35, 1.0), flip_prob=0.5,
+         backend='pillow'),
     dict(type='PackMultiTaskInputs'),
 ]
 train_dataloader = dict(

@@ -13,9 +13,9 @@ from mmcv.transforms import BaseTransform
 
 from ...registry import TRANSFORMS
 from .geometric import (
-    _INTERP,
     MultiTaskRandomFlip,
     _pair,
+    check_resize_args,
     crop_results,
     random_resized_box,
     resize_results,
@@ -116,11 +116,13 @@ class SeededViewCrop(BaseTransform):
         flip_prob (float): Horizontal flip probability. Default: 0.5.
         seed (int): View-sampling seed used when no ``view_params`` are given.
         interpolation (str): Image interpolation.
+        backend (str): Image resize backend, ``'cv2'`` or ``'pillow'`` (as
+            :class:`RandomResizedCrop`).
     """
 
     def __init__(self, size: Union[int, Sequence[int]], scale: Sequence[float] = (0.08, 1.0),
                  ratio: Sequence[float] = (3 / 4, 4 / 3), flip_prob: float = 0.5,
-                 seed: int = 0, interpolation: str = 'bilinear') -> None:
+                 seed: int = 0, interpolation: str = 'bilinear', backend: str = 'cv2') -> None:
         self.size = _pair(size, 'size')
         self.scale = tuple(float(s) for s in scale)
         self.ratio = tuple(float(r) for r in ratio)
@@ -128,17 +130,20 @@ class SeededViewCrop(BaseTransform):
             raise ValueError(f'SeededViewCrop: flip_prob must be in [0, 1], got {flip_prob}')
         self.flip_prob = float(flip_prob)
         self.seed = int(seed)
-        if interpolation not in _INTERP:
-            raise ValueError(f'interpolation must be one of {sorted(_INTERP)}')
+        check_resize_args(interpolation, backend)
         self.interpolation = interpolation
+        self.backend = backend
         # Reused for its task-map aware flip only (never for its random choice).
         self._flipper = MultiTaskRandomFlip(prob=1.0)
 
     def view_config(self) -> dict:
         """The settings a cache records and checks (``index.json`` key ``view``)."""
-        return dict(type=type(self).__name__, size=list(self.size), scale=list(self.scale),
+        view = dict(type=type(self).__name__, size=list(self.size), scale=list(self.scale),
                     ratio=list(self.ratio), flip_prob=self.flip_prob,
                     interpolation=self.interpolation)
+        if self.backend != 'cv2':  # caches written before the option stay valid
+            view['backend'] = self.backend
+        return view
 
     def _params(self, results: dict, h: int, w: int) -> ViewParams:
         given: Optional[Sequence[int]] = results.get('view_params')
@@ -169,7 +174,7 @@ class SeededViewCrop(BaseTransform):
         h, w = results['img'].shape[:2]
         params = self._params(results, h, w)
         crop_results(results, params.y0, params.x0, params.crop_h, params.crop_w)
-        resize_results(results, self.size, self.interpolation)
+        resize_results(results, self.size, self.interpolation, backend=self.backend)
         results['flip'] = bool(params.flip)
         results['flip_direction'] = 'horizontal' if params.flip else None
         if params.flip:

@@ -1,4 +1,5 @@
 """Geometric transforms keep the image and every task map aligned, pixel-exactly."""
+import cv2
 import numpy as np
 import pytest
 from mmcv.transforms import Compose
@@ -176,3 +177,59 @@ def test_unknown_task_map_is_an_error():
     r['gt_optical_flow'] = np.zeros((H, W, 2), np.float32)
     with pytest.raises(KeyError, match='optical_flow'):
         MultiTaskRandomFlip(prob=1.0)(r)
+
+
+# ---------------------------------------------------------------- resize backends
+def _photo():
+    from skimage import data
+    return np.ascontiguousarray(data.astronaut()[40:440, 20:500])  # 400x480 RGB
+
+
+@pytest.mark.parametrize('size', [(384, 384), (500, 560), (97, 131)])
+def test_pillow_backend_equals_torchvision_resize_on_pil(size):
+    # The official SAK ImageNet pipelines are torchvision transforms on PIL images.
+    from PIL import Image
+    from torchvision.transforms import functional as TF
+
+    from sakbox.datasets.transforms.geometric import resize_image
+    img = _photo()
+    ref = np.asarray(TF.resize(Image.fromarray(img), list(size),
+                               interpolation=TF.InterpolationMode.BILINEAR))
+    out = resize_image(img, size, 'bilinear', backend='pillow')
+    assert out.dtype == np.uint8 and out.shape == ref.shape
+    assert np.array_equal(out, ref)
+    # channel order does not matter (BGR in the pipeline): channels resample alone
+    assert np.array_equal(resize_image(img[..., ::-1].copy(), size, backend='pillow'),
+                          ref[..., ::-1])
+
+
+def test_random_resized_crop_pillow_equals_torchvision_resized_crop():
+    from PIL import Image
+    from torchvision.transforms import functional as TF
+    img = _photo()
+    t = RandomResizedCrop(size=(64, 80), scale=(0.3, 1.0), backend='pillow')
+    np.random.seed(3)
+    out = t(dict(img=img.copy(), img_shape=img.shape[:2], task_fields=[]))
+    np.random.seed(3)
+    y0, x0, ch, cw = t._random_box(*img.shape[:2])
+    ref = np.asarray(TF.resized_crop(Image.fromarray(img), y0, x0, ch, cw, [64, 80],
+                                     interpolation=TF.InterpolationMode.BILINEAR))
+    assert np.array_equal(out['img'], ref)
+
+
+def test_cv2_backend_is_the_default_and_differs_when_shrinking():
+    from sakbox.datasets.transforms.geometric import resize_image
+    img = _photo()
+    assert np.array_equal(resize_image(img, (100, 120)),
+                          cv2.resize(img, (120, 100), interpolation=cv2.INTER_LINEAR))
+    diff = np.abs(resize_image(img, (100, 120)).astype(int)
+                  - resize_image(img, (100, 120), backend='pillow').astype(int))
+    assert diff.max() > 10  # no antialiasing in OpenCV's bilinear
+
+
+def test_bad_backend_and_images_raise():
+    from sakbox.datasets.transforms.geometric import resize_image
+    with pytest.raises(ValueError, match="backend"):
+        RandomResizedCrop(size=8, backend='skimage')
+    with pytest.raises(ValueError, match='float32'):
+        resize_image(np.zeros((4, 4, 3), np.float32), (2, 2), backend='pillow')
