@@ -35,7 +35,7 @@ def test_missing_sample_gt_is_invalid_and_errors():
     assert (out[1] == 255).all() and (out[0] == 0).all()
     with pytest.raises(KeyError, match='gt_depth'):
         stack_task_gt([sample()], 'depth', (2, 2))
-    with pytest.raises(ValueError, match='larger than the batch input size'):
+    with pytest.raises(ValueError, match='does not fit in the batch input size'):
         stack_task_gt([sample(depth=torch.ones(1, 4, 4))], 'depth', (2, 2))
 
 
