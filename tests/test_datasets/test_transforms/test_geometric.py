@@ -123,62 +123,6 @@ def test_pad_to_divisor():
     assert r['img'].shape[:2] == (32, 48) == r['gt_normals'].shape[:2]
 
 
-@pytest.mark.parametrize('seed', range(3))
-def test_random_resized_crop(seed):
-    np.random.seed(seed)
-    r = RandomResizedCrop(size=(16, 20), scale=(0.2, 1.0), interpolation='nearest')(
-        coordinate_sample(H, W))
-    assert r['img'].shape[:2] == (16, 20)
-    sw, sh = r['scale_factor']
-    assert_aligned(r, depth_scale=np.sqrt(sw * sh))
-
-
-def test_random_resized_crop_plain_image():
-    np.random.seed(0)
-    r = RandomResizedCrop(size=32)(dict(img=np.zeros((50, 70, 3), np.uint8)))
-    assert r['img'].shape == (32, 32, 3)
-
-
-def test_cat_max_ratio_rejects_crops_dominated_by_one_class():
-    seg = np.zeros((100, 100), np.uint8)
-    seg[:50, :50] = 1
-
-    def balanced(ratio):
-        ok = 0
-        for seed in range(30):
-            np.random.seed(seed)
-            r = MultiTaskRandomCrop((40, 40), cat_max_ratio=ratio)(dict(
-                img=np.zeros((100, 100, 3), np.uint8), gt_semseg=seg.copy(),
-                task_fields=['semseg']))
-            _, counts = np.unique(r['gt_semseg'], return_counts=True)
-            ok += len(counts) > 1 and counts.max() / counts.sum() < 0.75
-        return ok
-
-    with_check, without = balanced(0.75), balanced(1.0)
-    assert with_check >= 27 and with_check > without + 8
-
-
-def test_full_training_chain_keeps_alignment():
-    np.random.seed(1)
-    pipe = Compose([dict(type='RandomRescale', ratio_range=(0.5, 2.0), interpolation='nearest'),
-                    dict(type='MultiTaskRandomCrop', crop_size=(20, 30)),
-                    dict(type='MultiTaskRandomFlip', prob=1.0),
-                    dict(type='MultiTaskPad', size=(20, 30))])
-    r = pipe(coordinate_sample(H, W))
-    h, w = r['img_shape']
-    sub = {k: (v[:h, :w] if isinstance(v, np.ndarray) else v) for k, v in r.items()}
-    factor = float(np.mean((decode_pid(sub) + 1) / sub['gt_depth']))
-    assert_aligned(sub, flip=(-1, 1), depth_scale=factor)
-
-
-def test_unknown_task_map_is_an_error():
-    r = coordinate_sample(H, W, tasks=('semseg',))
-    r['task_fields'].append('optical_flow')
-    r['gt_optical_flow'] = np.zeros((H, W, 2), np.float32)
-    with pytest.raises(KeyError, match='optical_flow'):
-        MultiTaskRandomFlip(prob=1.0)(r)
-
-
 @pytest.mark.parametrize('size,offset', [((30, 41), (3, 2)), ((25, 36), (0, 0)),
                                          ((24, 40), (0, 2))])
 def test_pad_center_values_and_alignment(size, offset):
@@ -258,3 +202,60 @@ def test_training_chain_with_centred_preprocessor_padding_keeps_alignment(seed):
             assert (gt[t][i, 0][~valid] == 255).all(), t
         assert (gt['depth'][i, 0][~valid] == 0).all()  # invalid depth (<= 0)
         assert (gt['normals'][i][:, ~valid] == 0).all()  # invalid normal (zero vector)
+
+
+@pytest.mark.parametrize('seed', range(3))
+def test_random_resized_crop(seed):
+    np.random.seed(seed)
+    r = RandomResizedCrop(size=(16, 20), scale=(0.2, 1.0), interpolation='nearest')(
+        coordinate_sample(H, W))
+    assert r['img'].shape[:2] == (16, 20)
+    sw, sh = r['scale_factor']
+    assert_aligned(r, depth_scale=np.sqrt(sw * sh))
+
+
+def test_random_resized_crop_plain_image():
+    np.random.seed(0)
+    r = RandomResizedCrop(size=32)(dict(img=np.zeros((50, 70, 3), np.uint8)))
+    assert r['img'].shape == (32, 32, 3)
+
+
+def test_cat_max_ratio_rejects_crops_dominated_by_one_class():
+    seg = np.zeros((100, 100), np.uint8)
+    seg[:50, :50] = 1
+
+    def balanced(ratio):
+        ok = 0
+        for seed in range(30):
+            np.random.seed(seed)
+            r = MultiTaskRandomCrop((40, 40), cat_max_ratio=ratio)(dict(
+                img=np.zeros((100, 100, 3), np.uint8), gt_semseg=seg.copy(),
+                task_fields=['semseg']))
+            _, counts = np.unique(r['gt_semseg'], return_counts=True)
+            ok += len(counts) > 1 and counts.max() / counts.sum() < 0.75
+        return ok
+
+    with_check, without = balanced(0.75), balanced(1.0)
+    assert with_check >= 27 and with_check > without + 8
+
+
+def test_full_training_chain_keeps_alignment():
+    np.random.seed(1)
+    pipe = Compose([dict(type='RandomRescale', ratio_range=(0.5, 2.0), interpolation='nearest'),
+                    dict(type='MultiTaskRandomCrop', crop_size=(20, 30)),
+                    dict(type='MultiTaskRandomFlip', prob=1.0),
+                    dict(type='MultiTaskPad', size=(20, 30))])
+    r = pipe(coordinate_sample(H, W))
+    h, w = r['img_shape']
+    sub = {k: (v[:h, :w] if isinstance(v, np.ndarray) else v) for k, v in r.items()}
+    factor = float(np.mean((decode_pid(sub) + 1) / sub['gt_depth']))
+    assert_aligned(sub, flip=(-1, 1), depth_scale=factor)
+
+
+def test_unknown_task_map_is_an_error():
+    r = coordinate_sample(H, W, tasks=('semseg',))
+    r['task_fields'].append('optical_flow')
+    r['gt_optical_flow'] = np.zeros((H, W, 2), np.float32)
+    with pytest.raises(KeyError, match='optical_flow'):
+        MultiTaskRandomFlip(prob=1.0)(r)
+
