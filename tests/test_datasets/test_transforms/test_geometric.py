@@ -258,4 +258,3 @@ def test_unknown_task_map_is_an_error():
     r['gt_optical_flow'] = np.zeros((H, W, 2), np.float32)
     with pytest.raises(KeyError, match='optical_flow'):
         MultiTaskRandomFlip(prob=1.0)(r)
-
