@@ -12,7 +12,9 @@ crop_size = (448, 576)
 model = dict(
     type='MultiTaskDistiller',
     data_preprocessor=dict(type='MultiTaskDataPreProcessor', mean=[122.771, 116.746, 104.094],
-                           std=[68.501, 66.632, 70.323], bgr_to_rgb=True, size_divisor=16),
+                           std=[68.501, 66.632, 70.323], bgr_to_rgb=True, size_divisor=16,
+                           # the SAK NYUD protocol: centred padding to the crop size
+                           size=crop_size, pad_position='center'),
     student=dict(type='RADIOViT', arch='base', patch_size=16, max_img_size=2048,
                  register_multiple=8, num_cls_tokens=2, frozen=True,
                  init_cfg=dict(type='Pretrained', prefix='student.',

@@ -23,7 +23,10 @@ task_losses = dict(  # official NYUD_LOSS_CONFIG (losses.py): weights 1 / 1 / 10
     depth=dict(type='DepthL1Loss', loss_weight=1.0),
     normals=dict(type='NormalsL1Loss', loss_weight=10.0),
     edge=dict(type='BalancedBCELoss', pos_weight=0.95, loss_weight=50.0))
+# Official protocol (docs/evaluation.md): pad centred to crop_size with 0 after
+# normalisation, for training crops, validation and test alike.
 model = dict(
+    data_preprocessor=dict(size=crop_size, pad_position='center'),
     student=dict(img_size=crop_size),
     teachers=dict(dinov2=dict(img_size=crop_size), clip=dict(img_size=crop_size)),
     tasks=_base_.tasks,

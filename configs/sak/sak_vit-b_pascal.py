@@ -13,7 +13,10 @@ task_losses = dict(  # official PASCAL_LOSS_CONFIG (losses.py): weights 1 / 2 / 
     sal=dict(type='CrossEntropyLoss', balanced=True, loss_weight=5.0),
     normals=dict(type='NormalsL1Loss', loss_weight=10.0),
     edge=dict(type='BalancedBCELoss', pos_weight=0.95, loss_weight=50.0))
+# Official protocol (docs/evaluation.md): pad centred to crop_size with 0 after
+# normalisation, for training crops, validation and test alike.
 model = dict(
+    data_preprocessor=dict(size=crop_size, pad_position='center'),
     student=dict(img_size=crop_size),
     teachers=dict(dinov2=dict(img_size=crop_size), clip=dict(img_size=crop_size)),
     tasks=_base_.tasks,

@@ -26,7 +26,9 @@ class MultiTaskDataSample(BaseDataElement):
     ============  ======================================  ==========================
 
     Metainfo keys: ``img_path``, ``img_id``, ``ori_shape``, ``img_shape``,
-    ``pad_shape``, ``flip``, ``flip_direction``, ``scale_factor``.
+    ``pad_shape``, ``pad_offset``, ``flip``, ``flip_direction``,
+    ``scale_factor``; after the data preprocessor also ``batch_input_shape``
+    and ``batch_offset`` (padding geometry: :mod:`sakbox.structures.padding`).
 
     Works with MMEngine's ``pseudo_collate`` / ``default_collate`` and ``.to(device)``
     like every :class:`~mmengine.structures.BaseDataElement`.

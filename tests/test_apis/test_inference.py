@@ -163,3 +163,30 @@ def test_prepare_model_cfg_for_test():
     assert cfg['student'] == dict(type='SAKViT', pretrained=False, checkpoint=None)
     cfg = dict(teachers=dict(a=dict()), build_teachers_for_test=True)
     assert prepare_model_cfg_for_test(cfg, has_checkpoint=False)['build_teachers'] is True
+
+
+@pytest.mark.parametrize('size', [(85, 115), (96, 128), (90, 101)])
+def test_inference_runs_the_model_on_the_official_padded_input(trained, size):
+    """inference_model = official protocol: normalise, pad centred to 96x128 with 0,
+    run at that size, crop the image region back."""
+    _, path = trained
+    model = init_model(CONFIG, path)
+    img = np.random.default_rng(1).integers(0, 255, (*size, 3), dtype=np.uint8)
+    out = inference_model(model, img)
+    rgb = img[..., ::-1].astype(np.float32)
+    norm = (rgb / 255 - np.array([0.485, 0.456, 0.406], np.float32)) \
+        / np.array([0.229, 0.224, 0.225], np.float32)
+    h, w = size
+    top, left = (96 - h) // 2, (128 - w) // 2
+    canvas = np.zeros((96, 128, 3), np.float32)
+    canvas[top:top + h, left:left + w] = norm
+    x = torch.from_numpy(canvas.transpose(2, 0, 1).copy())[None]
+    with torch.no_grad():
+        logits = model(x, mode='tensor')
+    assert out.pad_offset == (top, left) and out.pred_semseg.shape == size
+    torch.testing.assert_close(out.pred_depth.data[0],
+                               logits['depth'][0, 0, top:top + h, left:left + w].clamp(min=0),
+                               atol=1e-4, rtol=1e-4)
+    agree = (out.pred_semseg.data[0] ==
+             logits['semseg'][0, :, top:top + h, left:left + w].argmax(0)).float().mean()
+    assert agree > 0.999  # ties aside, the same labels

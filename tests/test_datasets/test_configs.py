@@ -44,8 +44,12 @@ def test_synthetic_configs_load_batches(name, fixture, request):
             assert sample.gt_tasks == [t for t in
                                        ('semseg', 'depth', 'normals', 'edge', 'human_parts',
                                         'sal') if t in cfg.tasks]
+            # The pipelines do not pad (the data preprocessor pads centred, after
+            # normalisation): crops are at most crop_size, test images as they are.
+            assert sample.pad_offset == (0, 0)
+            assert tuple(inputs.shape[-2:]) == sample.img_shape == sample.pad_shape
             if key == 'train_dataloader':
-                assert inputs.shape == (3, *cfg.crop_size)
+                assert all(s <= c for s, c in zip(inputs.shape[-2:], cfg.crop_size))
             else:
                 assert inputs.shape == (3, *sample.ori_shape)
             for task in cfg.tasks:

@@ -1,7 +1,14 @@
-# NYUD-v2 multi-task (semseg / depth / normals / edge), 795 train + 654 val at 480x640.
-# Layout and conversion: docs/datasets.md. Training augmentation follows the reference
-# SAK pipeline: random scale 0.5-2.0, 448x576 crop (cat_max_ratio 0.75), flip,
-# photometric distortion, pad; evaluation runs on the full image.
+# NYUD-v2 multi-task (semseg / depth / normals / edge), 795 train + 654 val; the
+# multi-task release's images are 425x560 (docs/datasets.md). Layout: docs/datasets.md.
+# Protocol of the official SAK code (docs/evaluation.md, "Test protocol"):
+#   train: random scale 0.5-2.0, 448x576 crop (cat_max_ratio 0.75), flip, photometric
+#          distortion; test: the full image.
+#   Then, in the model's data preprocessor (set by the full configs as
+#   `data_preprocessor=dict(size=crop_size, pad_position='center')`): normalise, pad
+#   centred to crop_size with 0 (= the mean colour; labels 255, depth 0, normals 0),
+#   run the model at exactly 448x576, crop the predictions back to the image.
+# These pipelines do not pad: a model config without that preprocessor setting pads
+# each batch at the bottom/right to its largest image ("image as it is", any size).
 dataset_type = 'NYUDv2Dataset'
 data_root = 'data/NYUDv2'
 tasks = ['semseg', 'depth', 'normals', 'edge']
@@ -17,7 +24,6 @@ train_pipeline = [
     dict(type='MultiTaskRandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='MultiTaskRandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
-    dict(type='MultiTaskPad', size=crop_size),
     dict(type='AddIgnoreRegions'),
     dict(type='PackMultiTaskInputs'),
 ]

@@ -1,8 +1,14 @@
 # PASCAL-Context multi-task (semseg / human_parts / normals / edge / sal),
-# 4998 train + 5105 val. Layout and conversion: docs/datasets.md. Training augmentation
-# follows the reference SAK pipeline (random scale 0.5-2.0, 512x512 crop with
-# cat_max_ratio 0.75, flip, photometric distortion, pad); evaluation uses the full image
-# (sizes vary, so batches are padded by the data preprocessor).
+# 4998 train + 5105 val (images at most 500x500). Layout: docs/datasets.md.
+# Protocol of the official SAK code (docs/evaluation.md, "Test protocol"):
+#   train: random scale 0.5-2.0, 512x512 crop (cat_max_ratio 0.75), flip, photometric
+#          distortion; test: the full image.
+#   Then, in the model's data preprocessor (set by the full configs as
+#   `data_preprocessor=dict(size=crop_size, pad_position='center')`): normalise, pad
+#   centred to 512x512 with 0 (= the mean colour; labels 255, normals 0), run the model
+#   at exactly 512x512, crop the predictions back to the image.
+# These pipelines do not pad: a model config without that preprocessor setting pads
+# each batch at the bottom/right to its largest image ("image as it is", any size).
 dataset_type = 'PASCALContextDataset'
 data_root = 'data/PASCALContext'
 tasks = ['semseg', 'human_parts', 'normals', 'edge', 'sal']
@@ -19,7 +25,6 @@ train_pipeline = [
     dict(type='MultiTaskRandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='MultiTaskRandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
-    dict(type='MultiTaskPad', size=crop_size),
     dict(type='AddIgnoreRegions'),
     dict(type='PackMultiTaskInputs'),
 ]

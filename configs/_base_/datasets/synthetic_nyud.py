@@ -1,8 +1,10 @@
 # Synthetic scenes in the NYUD-v2 layout: the CPU demo dataset.
 # Generate it first (about 160 images of 96x128, a few seconds):
 #   python tools/dataset_converters/make_synthetic_scenes.py --layout nyud --out data/synthetic_nyud
-# Same tasks, classes and pipeline as nyud.py; crops match the image size (96x128) and
-# evaluation runs on the full image.
+# Same tasks, classes, pipelines and protocol as nyud.py (the full configs pad centred
+# to crop_size in the data preprocessor). The crop / pad size equals the image size
+# (96x128), so the images themselves need no padding; smaller ones (`--size`) are padded
+# centred exactly as NYUD's 425x560 images are padded to 448x576.
 dataset_type = 'NYUDv2Dataset'
 data_root = 'data/synthetic_nyud'
 tasks = ['semseg', 'depth', 'normals', 'edge']
@@ -18,7 +20,6 @@ train_pipeline = [
     dict(type='MultiTaskRandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='MultiTaskRandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
-    dict(type='MultiTaskPad', size=crop_size),
     dict(type='AddIgnoreRegions'),
     dict(type='PackMultiTaskInputs'),
 ]

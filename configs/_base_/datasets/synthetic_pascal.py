@@ -1,7 +1,8 @@
 # Synthetic scenes in the PASCAL-Context layout (people with parts, VOC furniture).
 # Generate it first (about 160 images of 96x128, a few seconds):
 #   python tools/dataset_converters/make_synthetic_scenes.py --layout pascal --out data/synthetic_pascal
-# Same tasks, classes and pipeline as pascal_context.py, with 96x128 crops.
+# Same tasks, classes, pipelines and protocol as pascal_context.py (the full configs pad
+# centred to crop_size in the data preprocessor), with 96x128 crops = the image size.
 dataset_type = 'PASCALContextDataset'
 data_root = 'data/synthetic_pascal'
 tasks = ['semseg', 'human_parts', 'normals', 'edge', 'sal']
@@ -18,7 +19,6 @@ train_pipeline = [
     dict(type='MultiTaskRandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='MultiTaskRandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
-    dict(type='MultiTaskPad', size=crop_size),
     dict(type='AddIgnoreRegions'),
     dict(type='PackMultiTaskInputs'),
 ]

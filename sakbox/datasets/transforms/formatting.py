@@ -65,12 +65,14 @@ class PackMultiTaskInputs(BaseTransform):
 
     Args:
         meta_keys: Keys copied into the metainfo when present. ``pad_shape``
-            (default ``img_shape``), ``flip`` (False), ``flip_direction``
-            (None) and ``scale_factor`` ((1.0, 1.0)) are always set.
+            (default ``img_shape``), ``pad_offset`` ((0, 0): where ``img_shape``
+            starts in the packed image, see ``MultiTaskPad``), ``flip``
+            (False), ``flip_direction`` (None) and ``scale_factor``
+            ((1.0, 1.0)) are always set.
     """
 
-    DEFAULT_META_KEYS = ('img_path', 'img_id', 'ori_shape', 'img_shape', 'pad_shape', 'flip',
-                         'flip_direction', 'scale_factor')
+    DEFAULT_META_KEYS = ('img_path', 'img_id', 'ori_shape', 'img_shape', 'pad_shape',
+                         'pad_offset', 'flip', 'flip_direction', 'scale_factor')
 
     def __init__(self, meta_keys: Sequence[str] = DEFAULT_META_KEYS) -> None:
         self.meta_keys = tuple(meta_keys)
@@ -102,12 +104,13 @@ class PackMultiTaskInputs(BaseTransform):
             else:  # depth and other regression maps
                 data = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)[None])
             sample.set_gt(task, data)
-        meta = dict(pad_shape=tuple(results.get('img_shape', img.shape[:2])), flip=False,
-                    flip_direction=None, scale_factor=(1.0, 1.0))
+        meta = dict(pad_shape=tuple(results.get('img_shape', img.shape[:2])),
+                    pad_offset=(0, 0), flip=False, flip_direction=None,
+                    scale_factor=(1.0, 1.0))
         meta.update({k: results[k] for k in self.meta_keys if k in results})
         if 'gt_label' in results:
             meta['gt_label'] = int(results['gt_label'])
-        for key in ('ori_shape', 'img_shape', 'pad_shape'):
+        for key in ('ori_shape', 'img_shape', 'pad_shape', 'pad_offset'):
             if key in meta:
                 meta[key] = tuple(int(v) for v in meta[key][:2])
         sample.set_metainfo(meta)

@@ -13,6 +13,7 @@ from mmcv.transforms import BaseTransform, RandomFlip
 from mmcv.transforms.utils import cache_randomness
 
 from ...registry import TRANSFORMS
+from ...structures.padding import check_pad_position, pad_offset
 from .task_maps import PAD_VALUES, iter_task_maps, pad_map, resize_map
 
 _INTERP = dict(nearest=cv2.INTER_NEAREST_EXACT, bilinear=cv2.INTER_LINEAR,
@@ -214,7 +215,10 @@ class MultiTaskRandomCrop(BaseTransform):
     As in the reference implementation (and mmseg), up to 10 crops are drawn
     until no single ``gt_semseg`` class covers ``cat_max_ratio`` or more of the
     non-ignored pixels (and at least two classes are present). Images smaller
-    than the crop keep their size; pad them afterwards with ``MultiTaskPad``.
+    than the crop keep their size; the data preprocessor pads them to the crop
+    size (``MultiTaskDataPreProcessor(size=crop_size)``; centred with
+    ``pad_position='center'`` as the official SAK pipeline), or pad them in the
+    pipeline with ``MultiTaskPad``.
 
     Args:
         crop_size: (H, W).
@@ -287,23 +291,38 @@ class MultiTaskRandomFlip(RandomFlip):
 
 @TRANSFORMS.register_module()
 class MultiTaskPad(BaseTransform):
-    """Pad the image and task maps at the bottom and right.
+    """Pad the image and task maps to a minimum size and/or a size multiple.
 
-    Pad values: image 0, label maps 255, depth 0, normals 0 (override with ``pad_val``).
+    Pad values: image 0, label maps 255, depth 0, normals 0 (override with
+    ``pad_val``). The image is still uint8 here, so image padding 0 is black
+    (about -2 after ImageNet normalisation); padding with the mean colour (0
+    after normalisation), as the official SAK ``PadImage``, is the data
+    preprocessor's job (``MultiTaskDataPreProcessor(size=..., pad_position=
+    'center')``), which is what the SAK configs use.
+
+    The (top, left) of the original content is added to ``results
+    ['pad_offset']`` (``PackMultiTaskInputs`` puts it in the metainfo) and
+    ``pad_shape`` is set, so later padding, the ground-truth stacking and the
+    prediction crop-back stay aligned.
 
     Args:
         size: Minimum (H, W); larger inputs are left as they are.
         size_divisor: Pad H and W up to a multiple of this (after ``size``).
         pad_val: Overrides of the per-key pad values, e.g. ``dict(img=128)``.
+        position: ``'bottom_right'`` (default, keeps pixel (0, 0)) or
+            ``'center'`` (offset ``((H - h) // 2, (W - w) // 2)``, the
+            official placement).
     """
 
     def __init__(self, size: Optional[Union[int, Sequence[int]]] = None,
-                 size_divisor: Optional[int] = None, pad_val: Optional[dict] = None) -> None:
+                 size_divisor: Optional[int] = None, pad_val: Optional[dict] = None,
+                 position: str = 'bottom_right') -> None:
         if size is None and size_divisor is None:
             raise ValueError('give size and/or size_divisor')
         self.size = None if size is None else _pair(size, 'size')
         self.size_divisor = size_divisor
         self.pad_val = dict(PAD_VALUES, **(pad_val or {}))
+        self.position = check_pad_position(position, type(self).__name__)
 
     def transform(self, results: dict) -> dict:
         """Pad (see the class docstring)."""
@@ -312,14 +331,18 @@ class MultiTaskPad(BaseTransform):
         if self.size_divisor:
             d = self.size_divisor
             th, tw = -(-th // d) * d, -(-tw // d) * d
-        results['img'] = pad_map(results['img'], (th, tw), self.pad_val['img'])
+        offset = pad_offset((h, w), (th, tw), self.position)
+        results['img'] = pad_map(results['img'], (th, tw), self.pad_val['img'], offset)
         for task, key, arr in iter_task_maps(results):
-            results[key] = pad_map(arr, (th, tw), self.pad_val[task])
+            results[key] = pad_map(arr, (th, tw), self.pad_val[task], offset)
+        inner = results.get('pad_offset', (0, 0))
+        results['pad_offset'] = (int(inner[0]) + offset[0], int(inner[1]) + offset[1])
         results['pad_shape'] = (th, tw)
         return results
 
     def __repr__(self) -> str:
-        return f'{type(self).__name__}(size={self.size}, size_divisor={self.size_divisor})'
+        return (f'{type(self).__name__}(size={self.size}, size_divisor={self.size_divisor}, '
+                f'position={self.position!r})')
 
 
 def random_resized_box(rng, h: int, w: int, scale: Sequence[float],

@@ -62,12 +62,28 @@ def resize_map(task: str, arr: np.ndarray, size_hw: Tuple[int, int],
     return out.astype(arr.dtype, copy=False)
 
 
-def pad_map(arr: np.ndarray, size_hw: Tuple[int, int], value: float) -> np.ndarray:
-    """Pad a (H, W[, C]) array at the bottom and right to ``size_hw``."""
+def pad_map(arr: np.ndarray, size_hw: Tuple[int, int], value: float,
+            offset: Tuple[int, int] = (0, 0)) -> np.ndarray:
+    """Pad a (H, W[, C]) array to ``size_hw``, placing it at ``offset``.
+
+    Args:
+        arr: (h, w) or (h, w, C) array.
+        size_hw: Target (H, W), at least (h, w) + ``offset``.
+        value: Value of the padded pixels.
+        offset: (top, left) of ``arr`` in the result; (0, 0) pads at the
+            bottom and right.
+
+    Returns:
+        np.ndarray: (H, W[, C]) array, same dtype (``arr`` itself if no
+        padding is needed).
+    """
     h, w = arr.shape[:2]
     th, tw = size_hw
     if (h, w) == (th, tw):
         return arr
+    top, left = offset
+    if top + h > th or left + w > tw:
+        raise ValueError(f'pad_map: a {h}x{w} map at ({top}, {left}) does not fit in {th}x{tw}')
     out = np.full((th, tw) + arr.shape[2:], value, dtype=arr.dtype)
-    out[:h, :w] = arr
+    out[top:top + h, left:left + w] = arr
     return out

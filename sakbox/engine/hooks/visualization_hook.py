@@ -7,6 +7,7 @@ import numpy as np
 from mmengine.hooks import Hook
 
 from sakbox.registry import HOOKS
+from sakbox.structures import image_region
 from sakbox.visualization import MultiTaskVisualizer
 from sakbox.visualization.colormaps import soft_map_to_uint8
 
@@ -100,11 +101,12 @@ class MultiTaskVisualizationHook(Hook):
         if path and osp.isfile(path):
             img = mmcv.imread(path, channel_order='rgb')
         elif inputs is not None:
-            # The packed input is BGR uint8 (3, H, W), possibly resized / padded.
+            # The packed input is BGR uint8 (3, H, W), possibly resized / padded
+            # (the pipeline's padding, not the data preprocessor's).
             arr = inputs.detach().cpu().numpy() if hasattr(inputs, 'detach') else inputs
             img = np.ascontiguousarray(np.asarray(arr).transpose(1, 2, 0)[..., ::-1])
-            if 'img_shape' in meta:
-                img = img[:meta['img_shape'][0], :meta['img_shape'][1]]
+            top, left, h, w = image_region(meta, img.shape[:2], frame='packed')
+            img = img[top:top + h, left:left + w]
             img = np.clip(img, 0, 255).astype(np.uint8)
         else:
             raise FileNotFoundError(f'MultiTaskVisualizationHook: image {path!r} of sample '

@@ -10,7 +10,7 @@ from mmengine.structures import PixelData
 from torch import Tensor
 
 from sakbox.registry import MODELS
-from sakbox.structures import MultiTaskDataSample
+from sakbox.structures import MultiTaskDataSample, image_region
 
 from ..utils import TASK_POSTPROCESS, postprocess_logits, resize_logits, stack_task_gt
 from .base_distiller import BaseDistiller, ConfigType
@@ -23,8 +23,9 @@ class MultiTaskDistiller(BaseDistiller):
     ``loss``: ``sum_t w_t * L_t + alpha * sum_{teacher, level} L_distill``
     returned as a flat dict (``loss_<task>`` already weighted by the task
     loss's ``loss_weight``; ``loss_distill_<teacher>_l<level>`` by alpha).
-    ``predict``: per-task predictions at each sample's ``ori_shape`` (padding
-    cropped with ``img_shape``, then bilinear resize of the logits).
+    ``predict``: per-task predictions at each sample's ``ori_shape`` (the
+    ``img_shape`` region at ``pad_offset`` cropped out of the padded logits,
+    then bilinear resize of the logits).
     ``tensor``: per-task logits at the (padded) input size.
 
     The router weights of the last forward are kept in
@@ -247,10 +248,15 @@ class MultiTaskDistiller(BaseDistiller):
     def predict(self, inputs: Tensor, data_samples: Optional[List] = None) -> List:
         """Predict every task at each sample's original size.
 
+        The logits of the padded input are cropped to the sample's image
+        (``img_shape`` at ``pad_offset``, see :mod:`sakbox.structures.padding`)
+        and bilinearly resized to ``ori_shape``.
+
         Args:
             inputs (Tensor): (B, 3, H, W).
             data_samples (List[MultiTaskDataSample], optional): Samples with
-                ``img_shape`` / ``ori_shape``; created when None.
+                ``img_shape`` / ``ori_shape`` / ``pad_offset``; created (whole
+                input, no padding) when None.
 
         Returns:
             List[MultiTaskDataSample]: The samples with ``pred_<task>`` added
@@ -262,10 +268,11 @@ class MultiTaskDistiller(BaseDistiller):
             data_samples = [MultiTaskDataSample(metainfo=dict(img_shape=(H, W), ori_shape=(H, W)))
                             for _ in range(inputs.shape[0])]
         for i, sample in enumerate(data_samples):
-            h, w = tuple(sample.metainfo.get('img_shape', (H, W)))[:2]
+            top, left, h, w = image_region(sample.metainfo, (H, W))
             ori = tuple(sample.metainfo.get('ori_shape', (h, w)))[:2]
             for task in self.tasks:
-                x = resize_logits(logits[task][i:i + 1, :, :h, :w], ori, self.align_corners)
+                x = logits[task][i:i + 1, :, top:top + h, left:left + w]
+                x = resize_logits(x, ori, self.align_corners)
                 pred = postprocess_logits(task, x)[0]
                 sample.set_field(PixelData(data=pred), f'pred_{task}', dtype=PixelData)
         return data_samples

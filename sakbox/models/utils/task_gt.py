@@ -43,9 +43,10 @@ def stack_task_gt(data_samples: Sequence, task: str,
                   size: Tuple[int, int]) -> Tensor:
     """Pad every sample's ``gt_<task>`` to ``size`` and stack them.
 
-    Padding goes to the bottom and right, like the image padding of the data
-    preprocessor. A sample without ``gt_<task>`` becomes an all-invalid map so
-    that it does not contribute to the loss.
+    Each map is placed where the data preprocessor placed the sample's image:
+    at the ``batch_offset`` (top, left) of its metainfo ((0, 0), i.e. padding
+    at the bottom and right, when absent). A sample without ``gt_<task>``
+    becomes an all-invalid map so that it does not contribute to the loss.
 
     Args:
         data_samples (Sequence[MultiTaskDataSample]): Samples of the batch.
@@ -57,8 +58,8 @@ def stack_task_gt(data_samples: Sequence, task: str,
 
     Raises:
         KeyError: If no sample has ``gt_<task>``.
-        ValueError: If a sample's map is larger than ``size`` or has an
-            unexpected number of dimensions.
+        ValueError: If a sample's map does not fit in ``size`` at its offset
+            or has an unexpected number of dimensions.
     """
     H, W = int(size[0]), int(size[1])
     key = f'gt_{task}'
@@ -88,12 +89,13 @@ def stack_task_gt(data_samples: Sequence, task: str,
                 f'{key} of sample {i} ({_name(sample)}) has shape {tuple(gt.shape)}; '
                 f'expected ({channels}, h, w) like the other samples')
         h, w = gt.shape[-2:]
-        if h > H or w > W:
+        top, left = (int(v) for v in sample.metainfo.get('batch_offset', (0, 0))[:2])
+        if top < 0 or left < 0 or top + h > H or left + w > W:
             raise ValueError(
-                f'{key} of sample {i} ({_name(sample)}) is {h}x{w}, larger than the '
-                f'batch input size {H}x{W}; the pipeline must crop/resize the ground '
-                'truth together with the image')
-        out[i, :, :h, :w] = gt.to(device=device, dtype=dtype)
+                f'{key} of sample {i} ({_name(sample)}) is {h}x{w} at batch_offset '
+                f'({top}, {left}), which does not fit in the batch input size {H}x{W}; the '
+                'pipeline must crop/resize the ground truth together with the image')
+        out[i, :, top:top + h, left:left + w] = gt.to(device=device, dtype=dtype)
     return out
 
 

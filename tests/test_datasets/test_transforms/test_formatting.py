@@ -30,7 +30,7 @@ def test_pack_dtypes_and_shapes():
                                   src['gt_normals'])
     np.testing.assert_array_equal(inputs.permute(1, 2, 0).numpy(), src['img'])
     assert sample.metainfo == dict(img_path='crafted.png', img_id='crafted', ori_shape=(H, W),
-                                   img_shape=(H, W), pad_shape=(H, W), flip=False,
+                                   img_shape=(H, W), pad_shape=(H, W), pad_offset=(0, 0), flip=False,
                                    flip_direction=None, scale_factor=(1.0, 1.0))
 
 

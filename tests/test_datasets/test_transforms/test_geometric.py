@@ -2,6 +2,7 @@
 import cv2
 import numpy as np
 import pytest
+import torch
 from mmcv.transforms import Compose
 
 from sakbox.datasets.transforms import (
@@ -121,6 +122,87 @@ def test_pad_values_and_alignment():
 def test_pad_to_divisor():
     r = MultiTaskPad(size_divisor=16)(coordinate_sample(H, W))
     assert r['img'].shape[:2] == (32, 48) == r['gt_normals'].shape[:2]
+
+
+@pytest.mark.parametrize('size,offset', [((30, 41), (3, 2)), ((25, 36), (0, 0)),
+                                         ((24, 40), (0, 2))])
+def test_pad_center_values_and_alignment(size, offset):
+    r = MultiTaskPad(size=size, position='center')(coordinate_sample(H, W))
+    top, left = offset
+    assert r['pad_offset'] == offset and r['pad_shape'] == size
+    assert r['img'].shape[:2] == size and r['img_shape'] == (H, W)
+    inner = np.zeros(size, bool)
+    inner[top:top + H, left:left + W] = True
+    for key in ('gt_semseg', 'gt_human_parts', 'gt_edge', 'gt_sal'):
+        assert (r[key][~inner] == 255).all(), key
+    assert (r['gt_depth'][~inner] == 0).all() and (r['gt_normals'][~inner] == 0).all()
+    assert (r['img'][~inner] == 0).all()
+    sub = {k: (v[top:top + H, left:left + W] if isinstance(v, np.ndarray) else v)
+           for k, v in r.items()}
+    assert_aligned(sub)
+
+
+def test_pad_offsets_accumulate_and_reach_the_metainfo():
+    pipe = Compose([dict(type='MultiTaskPad', size=(30, 41), position='center'),
+                    dict(type='MultiTaskPad', size=(33, 45), position='center'),
+                    dict(type='MultiTaskPad', size_divisor=16),
+                    dict(type='AddIgnoreRegions'), dict(type='PackMultiTaskInputs')])
+    out = pipe(coordinate_sample(H, W))
+    meta = out['data_samples'].metainfo
+    assert meta['pad_offset'] == (3 + 1, 2 + 2) and meta['pad_shape'] == (48, 48)
+    assert meta['img_shape'] == (H, W)
+    assert out['inputs'].shape == (3, 48, 48)
+    with pytest.raises(ValueError, match='pad position must be one of'):
+        MultiTaskPad(size=8, position='middle')
+
+
+@pytest.mark.parametrize('seed', range(3))
+def test_training_chain_with_centred_preprocessor_padding_keeps_alignment(seed):
+    """Rescale, crop, flip, ignore regions, pack, then the preprocessor pads centred:
+    image, every ground-truth map and the normals' flipped x agree pixel by pixel in
+    the batch the loss sees, and the padding is invalid for every task."""
+    from mmengine.dataset import pseudo_collate
+
+    from sakbox.models.data_preprocessors import MultiTaskDataPreProcessor
+    from sakbox.models.utils import stack_task_gt
+
+    np.random.seed(seed)
+    crop = (20, 30)
+    # zoom out by 0.5-0.8: every crop is smaller than crop_size, so all get padded
+    pipe = Compose([dict(type='RandomRescale', ratio_range=(0.5, 0.8), interpolation='nearest'),
+                    dict(type='MultiTaskRandomCrop', crop_size=crop),
+                    dict(type='MultiTaskRandomFlip', prob=1.0),
+                    dict(type='AddIgnoreRegions'), dict(type='PackMultiTaskInputs')])
+    items = [pipe(coordinate_sample(H, W)) for _ in range(3)]
+    pre = MultiTaskDataPreProcessor(mean=None, std=None, bgr_to_rgb=False, size=crop,
+                                    pad_value=-1, pad_position='center')
+    batch = pre(pseudo_collate(items))
+    img = batch['inputs']
+    assert img.shape[-2:] == crop
+    gt = {t: stack_task_gt(batch['data_samples'], t, crop)
+          for t in ('semseg', 'human_parts', 'depth', 'normals', 'edge', 'sal')}
+    for i, (item, sample) in enumerate(zip(items, batch['data_samples'])):
+        h, w = item['inputs'].shape[-2:]
+        top, left = (crop[0] - h) // 2, (crop[1] - w) // 2
+        assert sample.pad_offset == (top, left) and sample.img_shape == (h, w)
+        assert h < crop[0] and w < crop[1]
+        valid = img[i, 2] == 7  # the image's third channel is 7 everywhere
+        assert int(valid.sum()) == h * w and bool(valid[top:top + h, left:left + w].all())
+        x, y = img[i, 0][valid].long(), img[i, 1][valid].long()
+        pid = gt['human_parts'][i, 0][valid] * 251 + gt['semseg'][i, 0][valid]
+        assert torch.equal(pid, y * W + x)
+        depth = gt['depth'][i, 0][valid]
+        factor = float(((pid + 1).float() / depth).mean())
+        torch.testing.assert_close(depth * factor, (pid + 1).float(), rtol=1e-5, atol=0)
+        normals = gt['normals'][i][:, valid]
+        torch.testing.assert_close(normals[0] * -100, x.float(), atol=1e-4, rtol=0)  # flipped
+        torch.testing.assert_close(normals[1] * 100, y.float(), atol=1e-4, rtol=0)
+        assert torch.equal(gt['edge'][i, 0][valid], x % 2)
+        assert torch.equal(gt['sal'][i, 0][valid], y % 2)
+        for t in ('semseg', 'human_parts', 'edge', 'sal'):
+            assert (gt[t][i, 0][~valid] == 255).all(), t
+        assert (gt['depth'][i, 0][~valid] == 0).all()  # invalid depth (<= 0)
+        assert (gt['normals'][i][:, ~valid] == 0).all()  # invalid normal (zero vector)
 
 
 @pytest.mark.parametrize('seed', range(3))

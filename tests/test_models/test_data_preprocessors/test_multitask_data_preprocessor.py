@@ -1,4 +1,5 @@
 """MultiTaskDataPreProcessor: BGR->RGB, normalisation, padding, metainfo; GT untouched."""
+import numpy as np
 import pytest
 import torch
 from mmengine.dataset import default_collate, pseudo_collate
@@ -74,6 +75,94 @@ def test_options():
     assert (out['inputs'][0, :, 4:] == -1).all()
     with pytest.raises(ValueError, match='both mean and std'):
         MultiTaskDataPreProcessor(mean=[0, 0, 0], std=None)
+
+
+def official_padded(img_bgr: torch.Tensor, size) -> np.ndarray:
+    """The official evaluation input: Normalize (0-1 scale, ImageNet) then PadImage centred.
+
+    PadImage leaves a dimension that already reaches ``size`` as it is and puts the
+    image at ``(size - h) // 2``; the padding is 0 in normalised units.
+    """
+    rgb = img_bgr.flip(0).permute(1, 2, 0).numpy().astype(np.float32)
+    norm = (rgb / 255.0 - np.array([0.485, 0.456, 0.406], np.float32)) \
+        / np.array([0.229, 0.224, 0.225], np.float32)
+    h, w = norm.shape[:2]
+    th, tw = max(h, size[0]), max(w, size[1])
+    out = np.zeros((th, tw, 3), np.float32)
+    top, left = (th - h) // 2, (tw - w) // 2
+    out[top:top + h, left:left + w] = norm
+    return out.transpose(2, 0, 1)
+
+
+@pytest.mark.parametrize('hw,size,offset,canvas', [
+    ((425, 560), (448, 576), (11, 8), (448, 576)),   # NYUD multi-task release
+    ((511, 333), (512, 512), (0, 89), (512, 512)),   # odd sizes, PASCAL
+    ((448, 576), (448, 576), (0, 0), (448, 576)),    # already at the size
+    ((470, 500), (448, 576), (0, 38), (470, 576)),   # taller than the size: rows kept
+    ((600, 700), (448, 576), (0, 0), (600, 700))])   # larger than the size: as it is
+def test_center_padding_matches_the_official_protocol(hw, size, offset, canvas):
+    item = _item(*hw, seed=5)
+    pre = MultiTaskDataPreProcessor(size=size, pad_position='center')
+    out = pre(pseudo_collate([item]))
+    assert tuple(out['inputs'].shape) == (1, 3, *canvas)
+    ref = torch.from_numpy(official_padded(item['inputs'], size))
+    torch.testing.assert_close(out['inputs'][0], ref, atol=2e-5, rtol=0)
+    sample = out['data_samples'][0]
+    assert sample.pad_offset == offset and sample.batch_offset == offset
+    assert sample.pad_shape == sample.batch_input_shape == canvas
+    top, left = offset
+    h, w = hw
+    pad = torch.ones(canvas, dtype=torch.bool)
+    pad[top:top + h, left:left + w] = False
+    # the padding colour is exactly 0 after normalisation (= the mean colour)
+    assert (out['inputs'][0][:, pad] == 0).all()
+    torch.testing.assert_close(out['inputs'][0, :, top:top + h, left:left + w],
+                               _reference(item['inputs'], IMAGENET_MEAN, IMAGENET_STD),
+                               atol=0, rtol=0)
+
+
+def test_center_padding_mixed_sizes_in_one_batch():
+    sizes = [(425, 560), (448, 576), (400, 501), (30, 20)]
+    items = [_item(h, w, seed=i) for i, (h, w) in enumerate(sizes)]
+    out = MultiTaskDataPreProcessor(size=(448, 576), pad_position='center',
+                                    size_divisor=16)(pseudo_collate(items))
+    assert out['inputs'].shape == (4, 3, 448, 576)
+    for i, ((h, w), item, sample) in enumerate(zip(sizes, items, out['data_samples'])):
+        top, left = (448 - h) // 2, (576 - w) // 2
+        assert sample.pad_offset == sample.batch_offset == (top, left), i
+        torch.testing.assert_close(out['inputs'][i, :, top:top + h, left:left + w],
+                                   _reference(item['inputs'], IMAGENET_MEAN, IMAGENET_STD))
+        assert out['inputs'][i].abs().sum() == \
+            out['inputs'][i, :, top:top + h, left:left + w].abs().sum()  # zeros elsewhere
+
+
+def test_center_padding_with_divisor_and_batched_tensor():
+    items = [_item(7, 9, s) for s in range(2)]
+    out = MultiTaskDataPreProcessor(pad_position='center', size_divisor=4)(
+        default_collate(items))
+    assert out['inputs'].shape == (2, 3, 8, 12)
+    for i, item in enumerate(items):
+        assert out['data_samples'][i].pad_offset == (0, 1)
+        torch.testing.assert_close(out['inputs'][i, :, 0:7, 1:10],
+                                   _reference(item['inputs'], IMAGENET_MEAN, IMAGENET_STD))
+    with pytest.raises(ValueError, match="pad position must be one of"):
+        MultiTaskDataPreProcessor(pad_position='centre')
+
+
+@pytest.mark.parametrize('position,batch_offset', [('center', (3, 2)),
+                                                   ('bottom_right', (0, 0))])
+def test_pipeline_pad_offset_composes(position, batch_offset):
+    """A sample padded in the pipeline: pad_offset = pipeline offset + batch offset."""
+    item = _item(10, 12, 0)
+    item['data_samples'].set_metainfo(dict(img_shape=(8, 9), pad_offset=(1, 2)))
+    out = MultiTaskDataPreProcessor(size=(16, 16), pad_position=position)(
+        pseudo_collate([item]))
+    sample = out['data_samples'][0]
+    assert sample.batch_offset == batch_offset
+    assert sample.pad_offset == (1 + batch_offset[0], 2 + batch_offset[1])
+    # the original sample is not changed (the preprocessor works on copies)
+    assert item['data_samples'].pad_offset == (1, 2)
+    assert 'batch_offset' not in item['data_samples']
 
 
 def test_without_data_samples():

@@ -3,6 +3,7 @@ import copy
 
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.runner import load_checkpoint, save_checkpoint
 
 from sakbox.models.losses import FeatureDistillLoss
@@ -106,6 +107,69 @@ def test_predict_crops_padding_before_resizing():
     # without data samples: predictions at the input size
     out = model(inputs, mode='predict')
     assert out[0].pred_semseg.shape == (32, 48)
+
+
+def test_predict_crops_at_pad_offset():
+    model = MODELS.build(distiller_cfg(('semseg', 'depth'), build_teachers=False)).eval()
+    inputs, samples = make_batch(tasks=('semseg',), img_shape=(20, 30), ori_shape=(20, 30))
+    samples[0].set_metainfo(dict(pad_offset=(6, 9)))
+    samples[1].set_metainfo(dict(pad_offset=(12, 18), ori_shape=(40, 60)))
+    logits = model(inputs, mode='tensor')
+    out = model(inputs, samples, mode='predict')
+    assert torch.equal(out[0].pred_semseg.data[0], logits['semseg'][0, :, 6:26, 9:39].argmax(0))
+    ref = F.interpolate(logits['depth'][1:, :, 12:32, 18:48], size=(40, 60), mode='bilinear',
+                        align_corners=False).clamp(min=0)[0]
+    torch.testing.assert_close(out[1].pred_depth.data, ref)
+    samples[0].set_metainfo(dict(pad_offset=(13, 0)))  # 13 + 20 > 32
+    with pytest.raises(ValueError, match="'stub.png'.*does not fit in the 32x48 input"):
+        model(inputs, samples, mode='predict')
+
+
+class PointwiseLogits:
+    """A per-pixel model (1x1 conv): its output on a crop is the crop of its output.
+
+    A plain callable, not an ``nn.Module``: assigned to ``model._forward`` it must
+    shadow the method (a module would be registered as a child instead).
+    """
+
+    def __init__(self, channels):
+        g = torch.Generator().manual_seed(0)
+        self.weights = {t: torch.randn(c, 3, 1, 1, generator=g) for t, c in channels.items()}
+
+    def __call__(self, inputs, data_samples=None):
+        return {t: F.conv2d(inputs, w) + 0.5 for t, w in self.weights.items()}
+
+
+@pytest.mark.parametrize('position', ['center', 'bottom_right'])
+def test_crop_back_equals_running_on_the_unpadded_image(position):
+    """Preprocessor padding + predict crop-back give the predictions of the image alone."""
+    from mmengine.dataset import pseudo_collate
+
+    from sakbox.models.data_preprocessors import MultiTaskDataPreProcessor
+    from sakbox.structures import MultiTaskDataSample
+
+    tasks = ('semseg', 'depth', 'normals', 'edge')
+    model = MODELS.build(distiller_cfg(tasks, build_teachers=False)).eval()
+    model._forward = PointwiseLogits(model.task_channels)
+    assert isinstance(model._forward, PointwiseLogits)
+    pre = MultiTaskDataPreProcessor(size=(32, 40), pad_position=position)
+    g = torch.Generator().manual_seed(1)
+    items = [dict(inputs=torch.randint(0, 256, (3, h, w), dtype=torch.uint8, generator=g),
+                  data_samples=MultiTaskDataSample(metainfo=dict(img_shape=(h, w),
+                                                                 ori_shape=(h, w))))
+             for h, w in [(27, 35), (32, 40), (21, 33)]]
+    data = pre(pseudo_collate(items))
+    out = model(**data, mode='predict')
+    for item, sample in zip(items, out):
+        # the same model on the image alone, normalised and not padded
+        alone = MultiTaskDataPreProcessor()(pseudo_collate([dict(inputs=item['inputs'])]))
+        ref = model._forward(alone['inputs'])
+        h, w = item['inputs'].shape[-2:]
+        assert sample.pred_semseg.shape == (h, w)
+        assert torch.equal(sample.pred_semseg.data[0], ref['semseg'][0].argmax(0))
+        torch.testing.assert_close(sample.pred_depth.data, ref['depth'][0].clamp(min=0))
+        torch.testing.assert_close(sample.pred_normals.data, F.normalize(ref['normals'][0], dim=0))
+        torch.testing.assert_close(sample.pred_edge.data, ref['edge'][0].sigmoid())
 
 
 def test_router_weights_recorded():

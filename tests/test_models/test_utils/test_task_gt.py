@@ -35,7 +35,7 @@ def test_missing_sample_gt_is_invalid_and_errors():
     assert (out[1] == 255).all() and (out[0] == 0).all()
     with pytest.raises(KeyError, match='gt_depth'):
         stack_task_gt([sample()], 'depth', (2, 2))
-    with pytest.raises(ValueError, match='larger than the batch input size'):
+    with pytest.raises(ValueError, match='does not fit in the batch input size'):
         stack_task_gt([sample(depth=torch.ones(1, 4, 4))], 'depth', (2, 2))
 
 
@@ -55,3 +55,53 @@ def test_postprocess():
     assert torch.allclose(s, F.softmax(x[:, :2], 1)[:, 1:2])
     with pytest.raises(KeyError, match='optical_flow'):
         postprocess_logits('optical_flow', x)
+
+
+@pytest.mark.parametrize('task', ['semseg', 'depth', 'normals'])
+def test_gt_is_stacked_at_the_batch_offset(task):
+    c = 3 if task == 'normals' else 1
+    dtype = torch.int64 if task == 'semseg' else torch.float32
+    pad = 255 if task == 'semseg' else 0
+    a = torch.arange(1, 1 + c * 12, dtype=dtype).view(c, 3, 4)
+    s0, s1 = sample(**{task: a}), sample(**{task: a[:, :2, :3]})
+    s0.set_metainfo(dict(batch_offset=(2, 1)))
+    s1.set_metainfo(dict(batch_offset=(0, 3)))
+    out = stack_task_gt([s0, s1], task, (6, 6))
+    assert torch.equal(out[0, :, 2:5, 1:5], a) and torch.equal(out[1, :, 0:2, 3:6], a[:, :2, :3])
+    inside = torch.zeros(2, 6, 6, dtype=torch.bool)
+    inside[0, 2:5, 1:5] = True
+    inside[1, 0:2, 3:6] = True
+    assert (out.permute(1, 0, 2, 3)[:, ~inside] == pad).all()
+    s0.set_metainfo(dict(batch_offset=(4, 0)))
+    with pytest.raises(ValueError, match=r'at batch_offset \(4, 0\), which does not fit'):
+        stack_task_gt([s0], task, (6, 6))
+
+
+@pytest.mark.parametrize('position', ['center', 'bottom_right'])
+def test_gt_lands_under_its_pixels_after_the_preprocessor(position):
+    """The ground truth stacked for the loss sits under the same pixels as the image."""
+    from mmengine.dataset import pseudo_collate
+
+    from sakbox.models.data_preprocessors import MultiTaskDataPreProcessor
+
+    items = []
+    for h, w in [(11, 14), (16, 9), (5, 7)]:
+        img = torch.randint(0, 256, (3, h, w), dtype=torch.uint8,
+                            generator=torch.Generator().manual_seed(h * w))
+        s = MultiTaskDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w)))
+        s.set_gt('semseg', img[:1].long())  # the label map is the blue channel
+        s.set_gt('normals', img.float() / 255)
+        items.append(dict(inputs=img, data_samples=s))
+    pre = MultiTaskDataPreProcessor(mean=None, std=None, bgr_to_rgb=False, size=(16, 16),
+                                    pad_value=-1, pad_position=position)
+    out = pre(pseudo_collate(items))
+    size = out['inputs'].shape[-2:]
+    seg = stack_task_gt(out['data_samples'], 'semseg', size)
+    normals = stack_task_gt(out['data_samples'], 'normals', size)
+    image = out['inputs']
+    valid = image[:, 0] >= 0
+    assert torch.equal(seg[:, 0][valid], image[:, 0][valid].long())
+    assert (seg[:, 0][~valid] == 255).all()
+    torch.testing.assert_close(normals[valid.unsqueeze(1).expand_as(normals)],
+                               (image / 255)[valid.unsqueeze(1).expand_as(image)])
+    assert (normals.permute(1, 0, 2, 3)[:, ~valid] == 0).all()
