@@ -28,6 +28,35 @@ TEACHER_OPTIONS = dict(summary=True, features=True, summary_weight=1.0, feature_
                        summary_channels=None, summary_slot=None, adaptor=None)
 
 
+def teacher_summary_dim(teacher: nn.Module, name: str = '') -> Optional[int]:
+    """Width of the summary a teacher provides itself, None if it provides none.
+
+    A teacher provides a summary with ``forward_with_summary`` (unless its
+    ``with_summary`` is False) or ``forward_summary``; it must then have a
+    ``summary_dim``. :meth:`RADIODistiller.teacher_targets` uses the same rule.
+
+    Args:
+        teacher (nn.Module): A teacher (built, possibly on the meta device).
+        name (str): Its name, for the error message.
+
+    Returns:
+        int | None: The width, or None (the summary target is mean-pooled features).
+    """
+    if not _provides_summary(teacher):
+        return None
+    dim = getattr(teacher, 'summary_dim', None)
+    if not dim:
+        raise AttributeError(f'teacher {name!r} ({type(teacher).__name__}) returns a summary '
+                             'but has no `summary_dim`; set teacher_options.'
+                             f'{name or "<name>"}.summary_channels')
+    return int(dim)
+
+
+def _provides_summary(teacher: nn.Module) -> bool:
+    return ((hasattr(teacher, 'forward_with_summary') and getattr(teacher, 'with_summary', True))
+            or hasattr(teacher, 'forward_summary'))
+
+
 def _size(s) -> Optional[Tuple[int, int]]:
     if s is None:
         return None
@@ -39,11 +68,16 @@ class RADIODistiller(BaseDistiller):
     """Distil several frozen teachers into one RADIO student.
 
     Teacher summaries: a teacher wrapper that has ``forward_with_summary(x) ->
-    (levels, summary)`` or ``forward_summary(x) -> summary`` (e.g. CLIP's
-    projected image embedding) provides its own; otherwise the summary is the
-    mean-pooled ``feature_level`` map (the current sakbox teachers return only
-    feature maps). Student summaries: teacher ``i`` with a summary target (dict
-    order) reads summary token ``i``.
+    (levels, summary)`` (and ``with_summary`` true) or ``forward_summary(x) ->
+    summary`` provides its own (CLIP's projected image embedding); otherwise the
+    summary is the mean-pooled ``feature_level`` map. Every adaptor width comes from the
+    teachers themselves (built, or built without weights on the meta device / the
+    CPU when the teachers are not built); a teacher that cannot be built raises.
+    Student summaries: teacher ``i`` with a summary target (dict order) reads
+    summary token ``i``; the slot is saved with the weights
+    (``adaptors.<name>.summary_slot``) and a loaded checkpoint's slot wins, so a
+    config whose teachers were re-ordered (MMEngine writes configs back sorted)
+    still reads the tokens the student was trained with.
 
     Args:
         student (dict): Stem config (``RADIOViT`` / ``ERADIO``); ``num_cls_tokens``
@@ -108,6 +142,8 @@ class RADIODistiller(BaseDistiller):
         self.feature_match = feature_match
         self.build_teachers_for_test = build_teachers_for_test
         self._teacher_cfgs = {n: self._teacher_cfg(c, {}) for n, c in teachers.items()}
+        #: ``name -> where the summary width came from`` (quoted in loading errors).
+        self.summary_width_source: Dict[str, str] = {}
         self.options = self._parse_options(teacher_options or {})
         with_summary = [n for n in self.teacher_names if self.options[n]['summary']]
         self.summary_slots = {n: i if self.options[n]['summary_slot'] is None
@@ -136,6 +172,12 @@ class RADIODistiller(BaseDistiller):
                 type='RADIOAdaptorHead', in_channels=self.student.embed_dim,
                 summary_channels=s_ch if opt['summary'] else None,
                 feature_channels=f_ch if opt['features'] else None, **(opt['adaptor'] or {})))
+            if name in self.summary_slots:
+                # The slot travels with the weights: configs written back by MMEngine
+                # (work_dir/<config>.py) sort the teachers by name, which would
+                # otherwise re-assign the tokens of a trained student.
+                self.adaptors[name].register_buffer(
+                    'summary_slot', torch.tensor(self.summary_slots[name], dtype=torch.long))
             if phi_s:
                 kinds = {'features': f_ch, **({'summary': s_ch} if phi_s.get('summary') else {})}
                 self.phi_s[name] = nn.ModuleDict({k: PhiSNormalizer(c) for k, c in kinds.items()})
@@ -179,22 +221,112 @@ class RADIODistiller(BaseDistiller):
         return torch.load(path, map_location='cpu', weights_only=True)
 
     def _summary_channels(self, name: str, feature_channels: int) -> int:
+        """Width of teacher ``name``'s summary target; records where it came from.
+
+        The order is: ``teacher_options.<name>.summary_channels``; the feature width
+        for ``summary_source='mean'``; else the teacher itself (the built one, or a
+        weightless build of its config when the teachers are not built), which gives
+        its own summary width or None (mean-pooled features). A teacher that cannot
+        be built raises: a silently wrong width would give checkpoints that do not
+        reload.
+        """
         opt = self.options[name]
         if opt['summary_channels']:
+            self.summary_width_source[name] = f'teacher_options.{name}.summary_channels'
             return int(opt['summary_channels'])
         if opt['summary_source'] != 'auto':
+            self.summary_width_source[name] = "summary_source='mean' (feature width)"
             return feature_channels
         if self.teachers is not None:
-            teacher = self.teachers[name]
-        else:  # test time: read `summary_dim` from a weightless build (meta device)
-            cfg = copy.deepcopy(self._teacher_cfgs[name])
-            cfg.update(pretrained=False, checkpoint=None)
+            teacher, how = self.teachers[name], 'the built teacher'
+        elif not self._class_may_provide_summary(name):
+            self.summary_width_source[name] = (
+                f'{self._teacher_cfgs[name].get("type")} gives no summary of its own: '
+                'mean-pooled features')
+            return feature_channels
+        else:
+            teacher, how = self._weightless_teacher(name)
+        dim = teacher_summary_dim(teacher, name)
+        kind = type(teacher).__name__
+        self.summary_width_source[name] = (
+            f'{kind}.summary_dim of {how}' if dim is not None
+            else f'{kind} gives no summary of its own: mean-pooled features ({how})')
+        return feature_channels if dim is None else dim
+
+    def _load_summary_slots(self, state_dict: dict, prefix: str, error_msgs: list) -> None:
+        """Take each teacher's summary slot from the checkpoint (older ones: keep ours)."""
+        num = self.student.num_cls_tokens
+        for name, slot in list(self.summary_slots.items()):
+            key = f'{prefix}adaptors.{name}.summary_slot'
+            if key not in state_dict:  # a checkpoint from before the slots were saved
+                state_dict[key] = self.adaptors[name].summary_slot.detach().clone()
+                continue
+            got = int(state_dict[key])
+            if not 0 <= got < num:
+                error_msgs.append(f'RADIODistiller: {key}={got} in the checkpoint, but the '
+                                  f'student has {num} summary tokens')
+            elif got != slot:
+                self.summary_slots[name] = got
+
+    def _class_may_provide_summary(self, name: str) -> bool:
+        # A registered class without any summary method needs no build to know.
+        kind = self._teacher_cfgs[name].get('type')
+        cls = kind if isinstance(kind, type) else None
+        if isinstance(kind, str):
             try:
-                with torch.device('meta'):
-                    teacher = MODELS.build(cfg)
-            except Exception:  # noqa: BLE001 - e.g. an unbuildable placeholder type
-                teacher = None
-        return int(getattr(teacher, 'summary_dim', None) or feature_channels)
+                cls = MODELS.get(kind)
+            except KeyError:
+                cls = None
+        if cls is None:  # let the build report the unknown type
+            return True
+        return hasattr(cls, 'forward_with_summary') or hasattr(cls, 'forward_summary')
+
+    def _weightless_teacher(self, name: str) -> Tuple[nn.Module, str]:
+        """Build teacher ``name`` without weights: on the meta device, else on the CPU.
+
+        Returns:
+            tuple: The teacher and a phrase saying how it was built.
+
+        Raises:
+            RuntimeError: Naming the teacher when neither build works.
+        """
+        cfg = copy.deepcopy(self._teacher_cfgs[name])
+        cfg.update(pretrained=False, checkpoint=None)
+        errors = []
+        for device, how in (('meta', 'a meta-device build'), ('cpu', 'a CPU build')):
+            try:
+                with torch.device(device):
+                    return MODELS.build(cfg), how
+            except Exception as e:  # noqa: BLE001 - reported below with the teacher's name
+                errors.append(f'{device}: {type(e).__name__}: {e}')
+        raise RuntimeError(
+            f'RADIODistiller: cannot determine the summary width of teacher {name!r} '
+            f'({cfg.get("type")}): building it without weights failed ({"; ".join(errors)}). '
+            f'Set model.teacher_options.{name}.summary_channels (or summary_source=\'mean\').')
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):  # noqa: D102
+        self._load_summary_slots(state_dict, prefix, error_msgs)
+        # A width mismatch of an adaptor means the config describes other teachers than
+        # the checkpoint was trained with: say which width and where it came from.
+        for name, head in self.adaptors.items():
+            for kind, mlp in (('summary', head.summary_mlp), ('feature', head.feature_mlp)):
+                key = f'{prefix}adaptors.{name}.{kind}_mlp.final.2.weight'
+                if mlp is None or key not in state_dict:
+                    continue
+                got, own = int(state_dict[key].shape[0]), int(mlp.final[2].weight.shape[0])
+                if got != own:
+                    src = (self.summary_width_source.get(name, '?') if kind == 'summary'
+                           else f'teacher_dims / embed_dims of teacher {name!r}')
+                    opt = 'summary_channels' if kind == 'summary' else None
+                    hint = (f'; set model.teacher_options.{name}.{opt}={got} if the teacher '
+                            'is the same') if opt else ''
+                    error_msgs.append(
+                        f'RADIODistiller: teacher {name!r}: the {kind} adaptor has {got} '
+                        f'outputs in the checkpoint, {own} in this model (width from {src})'
+                        f'{hint}')
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
 
     # ----------------------------------------------------------------- teachers
     def teacher_targets(self, name: str, inputs: Tensor) -> Dict[str, Tensor]:

@@ -49,6 +49,14 @@ class RadioStubSummaryTeacher(RadioStubTeacher):
         return levels, self.proj(levels[-1].amax(dim=(2, 3)))
 
 
+@MODELS.register_module(name='RadioStubUnbuildableTeacher', force=True)
+class RadioStubUnbuildableTeacher(RadioStubSummaryTeacher):
+    """A summary teacher whose build always fails (e.g. a missing dependency)."""
+
+    def __init__(self, **kwargs) -> None:
+        raise ImportError('no module named fancy_backbone')
+
+
 STUDENT = dict(type='RADIOViT', arch=dict(embed_dim=32, depth=2, num_heads=2), patch_size=8,
                max_img_size=64)
 
@@ -242,3 +250,59 @@ def test_reduced_distillation_check_learns_random_teachers():
             assert before[key] < 0.3, (name, key, before)
             assert after[key] > 0.8, (name, key, after)
         assert after['spatial_cos_raw'] > 0.8, (name, after)
+
+
+def test_summary_width_of_an_unbuildable_teacher_raises_naming_it():
+    teachers = dict(a=dict(type='RadioStubSummaryTeacher', dim=12, summary_dim=20),
+                    z=dict(type='RadioStubUnbuildableTeacher'))
+    with pytest.raises(RuntimeError, match="summary width of teacher 'z'.*fancy_backbone.*"
+                                           r'teacher_options\.z\.summary_channels'):
+        _model(teachers=teachers, build_teachers=False, teacher_dims=dict(z=[8, 8]))
+    model = _model(teachers=teachers, build_teachers=False, teacher_dims=dict(z=[8, 8]),
+                   teacher_options=dict(z=dict(summary_channels=24)))
+    assert model.adaptors['z'].summary_channels == 24
+    # a class without any summary method needs no build: mean-pooled feature width
+    model = _model(teachers=dict(b=dict(type='RadioStubTeacher', dim=16)), build_teachers=False)
+    assert model.adaptors['b'].summary_channels == 16
+    assert 'no summary of its own' in model.summary_width_source['b']
+
+
+def test_test_time_build_has_the_trained_widths_and_loads_strictly():
+    trained = _model()
+    test = _model(build_teachers=False)
+    assert test.summary_width_source['a'].startswith('RadioStubSummaryTeacher.summary_dim')
+    assert {k: tuple(v.shape) for k, v in test.state_dict().items()} == \
+        {k: tuple(v.shape) for k, v in trained.state_dict().items()}
+    assert not test.load_state_dict(trained.state_dict(), strict=True).missing_keys
+    other = _model(build_teachers=False, teacher_options=dict(a=dict(summary_channels=24)))
+    with pytest.raises(RuntimeError, match="teacher 'a': the summary adaptor has 20 outputs in "
+                                           r'the checkpoint, 24 in this model.*'
+                                           r'teacher_options\.a\.summary_channels=20'):
+        other.load_state_dict(trained.state_dict())
+
+
+def test_summary_slots_travel_with_the_weights():
+    trained = _model()
+    assert trained.state_dict()['adaptors.b.summary_slot'] == 1
+    # MMEngine writes configs back with sorted keys: here the teachers come b, a.
+    swapped = _model(teachers=dict(b=dict(type='RadioStubTeacher', dim=16, patch=4),
+                                   a=dict(type='RadioStubSummaryTeacher', dim=12,
+                                          summary_dim=20)), build_teachers=False)
+    assert swapped.summary_slots == dict(b=0, a=1)
+    swapped.load_state_dict(trained.state_dict(), strict=True)
+    assert swapped.summary_slots == dict(a=0, b=1)
+    trained.eval()
+    swapped.eval()
+    x = torch.randn(1, 3, 16, 16)
+    a, b = trained.extract_feat(x), swapped.extract_feat(x)
+    for name in ('a', 'b'):
+        torch.testing.assert_close(a['adaptors'][name]['summary'], b['adaptors'][name]['summary'])
+    # checkpoints from before the slots were saved keep the config's slots
+    old = {k: v for k, v in trained.state_dict().items() if not k.endswith('summary_slot')}
+    fresh = _model(build_teachers=False)
+    assert not fresh.load_state_dict(old, strict=True).missing_keys
+    assert fresh.summary_slots == dict(a=0, b=1)
+    bad = dict(trained.state_dict(), **{'adaptors.a.summary_slot': torch.tensor(5)})
+    with pytest.raises(RuntimeError, match='summary_slot=5 in the checkpoint, but the student '
+                                           'has 2 summary tokens'):
+        fresh.load_state_dict(bad)
