@@ -105,6 +105,10 @@ class RADIODistiller(BaseDistiller):
             normalisers start as identity and are expected from a checkpoint.
         train_resolutions (sequence, optional): Sizes (int or (h, w)); one is drawn
             per training batch unless ``MultiResolutionHook`` fixes one.
+        backbone_summary_slots (sequence[int], optional): Summary tokens that form the
+            backbone summary (official ``summary_idxs``: the teachers with
+            ``use_summary``); default: the slots of the teachers with a summary target.
+            Converted official checkpoints set it.
         build_teachers_for_test (bool): What ``init_model`` / ``tools/test.py``
             use for ``build_teachers``; predictions need no teacher. Default: False.
         data_preprocessor, build_teachers, save_teachers, teacher_dims,
@@ -120,6 +124,7 @@ class RADIODistiller(BaseDistiller):
                  teacher_loss_weights: Optional[Dict[str, float]] = None,
                  feature_match: str = 'teacher', phi_s: Optional[dict] = None,
                  train_resolutions: Optional[Sequence] = None,
+                 backbone_summary_slots: Optional[Sequence[int]] = None,
                  data_preprocessor: Optional[ConfigType] = None,
                  build_teachers: bool = True, build_teachers_for_test: bool = False,
                  save_teachers: bool = False,
@@ -149,6 +154,8 @@ class RADIODistiller(BaseDistiller):
         self.summary_slots = {n: i if self.options[n]['summary_slot'] is None
                               else int(self.options[n]['summary_slot'])
                               for i, n in enumerate(with_summary)}
+        self._backbone_summary_slots = (None if backbone_summary_slots is None
+                                        else [int(i) for i in backbone_summary_slots])
         self.train_resolutions = [_size(r) for r in (train_resolutions or [])]
         self.train_resolution: Optional[Tuple[int, int]] = None
 
@@ -159,6 +166,11 @@ class RADIODistiller(BaseDistiller):
             raise ValueError(f'RADIODistiller: student.num_cls_tokens={student["num_cls_tokens"]}'
                              f' but summary slot {needed - 1} is used ({self.summary_slots})')
         self.student = MODELS.build(student)
+        bad = [i for i in self._backbone_summary_slots or []
+               if not 0 <= i < student['num_cls_tokens']]
+        if bad:
+            raise ValueError(f'RADIODistiller: backbone_summary_slots {bad} out of range for '
+                             f'a student with {student["num_cls_tokens"]} summary tokens')
 
         phi_s = dict(phi_s or {})
         stats = self._load_phi_s_stats(phi_s.get('stats')) if build_teachers else {}
@@ -167,7 +179,7 @@ class RADIODistiller(BaseDistiller):
         for name in self.teacher_names:
             opt = self.options[name]
             f_ch = self.teacher_dims[name][opt['feature_level']]
-            s_ch = self._summary_channels(name, f_ch)
+            s_ch = self._summary_channels(name, f_ch) if opt['summary'] else None
             self.adaptors[name] = MODELS.build(dict(
                 type='RADIOAdaptorHead', in_channels=self.student.embed_dim,
                 summary_channels=s_ch if opt['summary'] else None,
@@ -179,7 +191,8 @@ class RADIODistiller(BaseDistiller):
                 self.adaptors[name].register_buffer(
                     'summary_slot', torch.tensor(self.summary_slots[name], dtype=torch.long))
             if phi_s:
-                kinds = {'features': f_ch, **({'summary': s_ch} if phi_s.get('summary') else {})}
+                kinds = {'features': f_ch,
+                         **({'summary': s_ch} if phi_s.get('summary') and s_ch else {})}
                 self.phi_s[name] = nn.ModuleDict({k: PhiSNormalizer(c) for k, c in kinds.items()})
                 for kind, norm in self.phi_s[name].items():
                     if stats:
@@ -188,6 +201,26 @@ class RADIODistiller(BaseDistiller):
                                            f'{name}.{kind} statistics (teachers: {sorted(stats)})')
                         norm.set_stats(stats[name][kind])
         self.summary_loss = MODELS.build(summary_loss)
+
+    @property
+    def backbone_summary_slots(self) -> List[int]:
+        """Summary tokens concatenated into the backbone summary (official ``summary_idxs``)."""
+        if self._backbone_summary_slots is not None:
+            return list(self._backbone_summary_slots)
+        return sorted(set(self.summary_slots.values()))
+
+    def backbone_summary(self, summary: Tensor) -> Tensor:
+        """The official RADIO backbone summary.
+
+        Args:
+            summary (Tensor): (B, num_cls_tokens, C) student summary tokens.
+
+        Returns:
+            Tensor: (B, len(backbone_summary_slots) * C), the tokens of
+            :attr:`backbone_summary_slots` concatenated.
+        """
+        slots = self.backbone_summary_slots or list(range(summary.shape[1]))
+        return summary[:, slots].flatten(1)
 
     # ----------------------------------------------------------------- building
     def _parse_options(self, options: Dict[str, dict]) -> Dict[str, dict]:
@@ -298,7 +331,9 @@ class RADIODistiller(BaseDistiller):
                 with torch.device(device):
                     return MODELS.build(cfg), how
             except Exception as e:  # noqa: BLE001 - reported below with the teacher's name
-                errors.append(f'{device}: {type(e).__name__}: {e}')
+                msg = str(e)
+                errors.append(f'{device}: {type(e).__name__}: '
+                              f'{msg[:200] + " ..." if len(msg) > 200 else msg}')
         raise RuntimeError(
             f'RADIODistiller: cannot determine the summary width of teacher {name!r} '
             f'({cfg.get("type")}): building it without weights failed ({"; ".join(errors)}). '
