@@ -41,7 +41,13 @@ def test_full_size_configs_build_for_test_on_meta(path):
         return
     assert model.teacher_names == ['clip', 'dinov2', 'sam']
     assert model.summary_slots == dict(clip=0, dinov2=1)
-    assert model.adaptors['sam'].summary_mlp is None and model.adaptors['sam'].upsample_factor == 2
+    assert model.adaptors['sam'].summary_mlp is None
+    # SAM distilled from a 1024 px student pass (RADIOv2.5): the 64x64 grids meet
+    assert model.options['sam']['student_input_size'] == 1024
+    assert model.adaptors['sam'].upsample_factor == 1
+    # DINOv2 targets as the official DinoWrapper (SAK configs keep the defaults)
+    assert cfg.model.teachers.dinov2.with_summary and cfg.model.teachers.dinov2.final_norm
+    assert 'TimmViTTeacher.summary_dim' in model.summary_width_source['dinov2']
     assert model.adaptors['dinov2'].feature_channels == 1536
     width = dict(radio_vit_b=768, radio_vit_l=1024, eradio=768)
     key = osp.basename(path).split('_in1k')[0].replace('-', '_')

@@ -25,7 +25,8 @@ from .base_distiller import BaseDistiller, ConfigType
 #: Per-teacher options of :class:`RADIODistiller` and their defaults.
 TEACHER_OPTIONS = dict(summary=True, features=True, summary_weight=1.0, feature_weight=1.0,
                        feature_level=-1, summary_source='auto', input_size=None,
-                       summary_channels=None, summary_slot=None, adaptor=None)
+                       summary_channels=None, summary_slot=None, adaptor=None,
+                       student_input_size=None, student_batch=None)
 
 
 def teacher_summary_dim(teacher: nn.Module, name: str = '') -> Optional[int]:
@@ -91,8 +92,13 @@ class RADIODistiller(BaseDistiller):
             (teacher summary width; by default the teacher's ``summary_dim``, read from
             a weightless build when the teachers are not built), ``summary_slot``
             (summary token to read; default: rank among the teachers with a summary,
-            converted official checkpoints set it) and ``adaptor`` (extra
-            ``RADIOAdaptorHead`` kwargs, e.g. ``upsample_factor=2``).
+            converted official checkpoints set it), ``adaptor`` (extra
+            ``RADIOAdaptorHead`` kwargs, e.g. ``upsample_factor=2``) and
+            ``student_input_size`` / ``student_batch``: distil this teacher from a
+            separate student pass at this size on the first ``student_batch`` images
+            of the batch as loaded (before the multi-resolution resize; None: all),
+            the teacher seeing the same images — RADIOv2.5 distils SAM at 1024 px this
+            way while CLIP / DINOv2 see the low-resolution pass.
         summary_loss (dict): Summary loss config.
         distill_loss (dict): Dense loss config (``FeatureDistillLoss``).
         distill_weight (float): Multiplier of every loss.
@@ -238,6 +244,10 @@ class RADIODistiller(BaseDistiller):
             if opt.get('summary_source', 'auto') not in ('auto', 'mean'):
                 raise ValueError(f"teacher_options.{name}.summary_source must be 'auto' or "
                                  f"'mean', got {opt['summary_source']!r}")
+            batch = opt.get('student_batch')
+            if batch is not None and (opt.get('student_input_size') is None or int(batch) < 1):
+                raise ValueError(f'teacher_options.{name}.student_batch={batch!r} needs a '
+                                 'student_input_size and must be >= 1')
             parsed[name] = {**TEACHER_OPTIONS, **opt}
         return parsed
 
@@ -419,13 +429,15 @@ class RADIODistiller(BaseDistiller):
                                    antialias=True)
         return inputs
 
-    def extract_feat(self, inputs: Tensor, denormalize: bool = False) -> dict:
+    def extract_feat(self, inputs: Tensor, denormalize: bool = False,
+                     names: Optional[Sequence[str]] = None) -> dict:
         """Run the student and every adaptor.
 
         Args:
             inputs (Tensor): (B, 3, H, W).
             denormalize (bool): Map PHI-S-normalised adaptor outputs back to the
                 teacher's own space.
+            names (sequence[str], optional): Run only these teachers' adaptors.
 
         Returns:
             dict: the student's output (``summary`` (B, n, C), ``features``
@@ -438,6 +450,8 @@ class RADIODistiller(BaseDistiller):
                              f'{tuple(out["features"].shape)} (set output_fmt="NCHW")')
         adapted = OrderedDict()
         for name, head in self.adaptors.items():
+            if names is not None and name not in names:
+                continue
             slot = min(self.summary_slots.get(name, 0), out['summary'].shape[1] - 1)
             res = head(summary=out['summary'][:, slot], features=out['features'])
             if denormalize and name in self.phi_s:
@@ -446,6 +460,16 @@ class RADIODistiller(BaseDistiller):
             adapted[name] = res
         out['adaptors'] = adapted
         return out
+
+    @staticmethod
+    def _student_pass_inputs(loaded: Tensor, size: Tuple[int, int],
+                             batch: Optional[int]) -> Tensor:
+        """The first ``batch`` images of the loaded batch at ``size`` (antialiased)."""
+        x = loaded if batch is None else loaded[:max(1, int(batch))]
+        if tuple(x.shape[-2:]) != size:
+            x = F.interpolate(x, size=size, mode='bilinear', align_corners=False,
+                              antialias=True)
+        return x
 
     def _match(self, s: Tensor, t: Tensor) -> Tuple[Tensor, Tensor]:
         if s.shape[-2:] == t.shape[-2:]:
@@ -461,13 +485,27 @@ class RADIODistiller(BaseDistiller):
         Each is multiplied by ``distill_weight``, the teacher's
         ``teacher_loss_weights`` entry and its ``summary_weight`` / ``feature_weight``.
         """
+        loaded = inputs
         inputs = self._train_inputs(inputs)
-        out = self.extract_feat(inputs)
+        # Teachers distilled from their own student pass (student_input_size), grouped
+        # by (size, batch) so that teachers sharing one share the pass.
+        groups: Dict[tuple, List[str]] = OrderedDict()
+        for name in self.teacher_names:
+            opt = self.options[name]
+            key = (None if opt['student_input_size'] is None
+                   else (_size(opt['student_input_size']), opt['student_batch']))
+            groups.setdefault(key, []).append(name)
+        passes = {}
+        for key, names in groups.items():
+            x = inputs if key is None else self._student_pass_inputs(loaded, *key)
+            passes[key] = (x, self.extract_feat(x, names=names))
         losses = OrderedDict()
         for name in self.teacher_names:
             opt = self.options[name]
+            key = next(k for k, v in groups.items() if name in v)
+            x, out = passes[key]
             weight = self.distill_weight * self.teacher_loss_weights.get(name, 1.0)
-            tgt, pred = self.teacher_targets(name, inputs), out['adaptors'][name]
+            tgt, pred = self.teacher_targets(name, x), out['adaptors'][name]
             if opt['summary']:
                 losses[f'loss_summary_{name}'] = weight * opt['summary_weight'] * \
                     self.summary_loss(pred['summary'], tgt['summary'])

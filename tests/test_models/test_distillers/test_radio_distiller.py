@@ -323,3 +323,32 @@ def test_backbone_summary_and_knn_features():
     torch.testing.assert_close(emb, torch.cat([out['summary'][:, 0], out['summary'][:, 2]], 1))
     with pytest.raises(ValueError, match=r'backbone_summary_slots \[5\] out of range'):
         _model(backbone_summary_slots=[5])
+
+
+def test_teacher_distilled_from_a_high_resolution_student_pass():
+    """RADIOv2.5's SAM: its own student pass at a high resolution on part of the batch."""
+    model = _model(train_resolutions=[16],
+                   teacher_options=dict(b=dict(student_input_size=48, student_batch=1)))
+    model.eval()  # deterministic student (no CPE crops): compare with a reference
+    x = torch.randn(2, 3, 32, 32)
+    losses = model.loss(x)
+    assert model.teachers['a'].seen_sizes[-1] == (16, 16)  # the low-resolution pass
+    assert model.teachers['b'].seen_sizes[-1] == (48, 48)
+    hi = F.interpolate(x[:1], size=(48, 48), mode='bilinear', align_corners=False,
+                       antialias=True)
+    pred = model.extract_feat(hi, names=['b'])
+    assert set(pred['adaptors']) == {'b'}
+    tgt = model.teacher_targets('b', hi)
+    assert tgt['features'].shape[0] == 1
+    s = F.interpolate(pred['adaptors']['b']['features'], size=tgt['features'].shape[-2:],
+                      mode='bilinear', align_corners=False)
+    ref = 0.9 * (1 - F.cosine_similarity(s, tgt['features'], dim=1)).mean() + \
+        0.1 * F.smooth_l1_loss(s, tgt['features'])
+    torch.testing.assert_close(losses['loss_spatial_b'], ref)
+    ref_sum = (1 - F.cosine_similarity(pred['adaptors']['b']['summary'],
+                                       tgt['summary'])).mean()
+    torch.testing.assert_close(losses['loss_summary_b'], ref_sum)
+    sum(losses.values()).backward()
+    assert model.adaptors['b'].feature_mlp.fc1.weight.grad is not None
+    with pytest.raises(ValueError, match='student_batch=0 needs a student_input_size'):
+        _model(teacher_options=dict(b=dict(student_input_size=48, student_batch=0)))
