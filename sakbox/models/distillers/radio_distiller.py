@@ -7,6 +7,7 @@ dense features (0.9 cosine + 0.1 smooth-L1 per token). Teachers are handled by
 parameters and of the state dict, and not built at test time.
 """
 import copy
+import inspect
 import os.path as osp
 import random
 from collections import OrderedDict
@@ -312,7 +313,8 @@ class RADIODistiller(BaseDistiller):
                 self.summary_slots[name] = got
 
     def _class_may_provide_summary(self, name: str) -> bool:
-        # A registered class without any summary method needs no build to know.
+        # Known without a build: a registered class without any summary method, or one
+        # whose summary is switched by a `with_summary` argument the config leaves off.
         kind = self._teacher_cfgs[name].get('type')
         cls = kind if isinstance(kind, type) else None
         if isinstance(kind, str):
@@ -322,7 +324,14 @@ class RADIODistiller(BaseDistiller):
                 cls = None
         if cls is None:  # let the build report the unknown type
             return True
-        return hasattr(cls, 'forward_with_summary') or hasattr(cls, 'forward_summary')
+        if not (hasattr(cls, 'forward_with_summary') or hasattr(cls, 'forward_summary')):
+            return False
+        # An opt-in summary (`with_summary=False` by default) is decided by the config.
+        param = inspect.signature(cls.__init__).parameters.get('with_summary')
+        if param is not None and not hasattr(cls, 'forward_summary'):
+            default = None if param.default is inspect.Parameter.empty else param.default
+            return bool(self._teacher_cfgs[name].get('with_summary', default))
+        return True
 
     def _weightless_teacher(self, name: str) -> Tuple[nn.Module, str]:
         """Build teacher ``name`` without weights: on the meta device, else on the CPU.

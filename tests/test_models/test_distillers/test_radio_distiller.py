@@ -265,6 +265,14 @@ def test_summary_width_of_an_unbuildable_teacher_raises_naming_it():
     model = _model(teachers=dict(b=dict(type='RadioStubTeacher', dim=16)), build_teachers=False)
     assert model.adaptors['b'].summary_channels == 16
     assert 'no summary of its own' in model.summary_width_source['b']
+    # an opt-in summary left off in the config: known without building the teacher
+    vit = dict(type='TimmViTTeacher', arch='vit_small_patch16_224', out_indices=[7],
+               model_kwargs=dict(embed_dim=24, depth=2, num_heads=2))  # not buildable
+    model = _model(teachers=dict(v=vit), build_teachers=False, teacher_dims=dict(v=[24]))
+    assert model.adaptors['v'].summary_channels == 24
+    with pytest.raises(RuntimeError, match="summary width of teacher 'v'.*out of range"):
+        _model(teachers=dict(v=dict(vit, with_summary=True)), build_teachers=False,
+               teacher_dims=dict(v=[24]))
 
 
 def test_test_time_build_has_the_trained_widths_and_loads_strictly():
