@@ -3,7 +3,7 @@
 # and schedule of radio_vit-b_in1k.py. Inputs must be multiples of 32.
 #   bash tools/dist_train.sh configs/radio/eradio_in1k.py 8
 _base_ = ['./radio_vit-b_in1k.py']
-img_size = (512, 512)
+img_size = (1024, 1024)  # loaded crops (SAM's 1024 px pass); the low-res pass: 256-512
 model = dict(
     student=dict(_delete_=True, type='ERADIO', dim=128, stem_dim=64, depths=(2, 3, 6, 4),
                  num_heads=(8, 16), window_size=16, sr_ratios=(2, 1), embed_dim=768,

@@ -1,13 +1,18 @@
 # AM-RADIO with a ViT-B/16 student, distilled on ImageNet-1k images (labels unused) from
 # the AM-RADIO v2 teacher committee:
 #   clip   : DFN CLIP ViT-H/14-378 (open_clip `ViT-H-14-378-quickgelu`, tag `dfn5b`)
-#   dinov2 : DINOv2 ViT-g/14 with registers (timm `vit_giant_patch14_reg4_dinov2.lvd142m`)
-#   sam    : SAM ViT-H (timm `samvit_huge_patch16`, long side 1024 + pad), dense target only
-# Student: one summary token per teacher (+ register pad to 8), cropped position
-# embeddings over a 2048x2048 grid (random crops in training), trained at a resolution
-# drawn per batch by MultiResolutionHook; per-teacher 2-layer MLP adaptors (SAM's with
-# x2 pixel-shuffle up-sampling); summary: cosine loss, dense: 0.9 cos + 0.1 smooth-L1 per
-# token on the teacher's grid; teacher features standardised with PHI-S.
+#   dinov2 : DINOv2 ViT-g/14 with registers (timm `vit_giant_patch14_reg4_dinov2.lvd142m`);
+#            targets as the official DinoWrapper: normed class token (summary) and normed
+#            patch tokens (dense)
+#   sam    : SAM ViT-H (timm `samvit_huge_patch16`, long side 1024 + pad), dense target only,
+#            distilled at high resolution as RADIOv2.5: a second student pass at 1024 px on
+#            8 of the 32 images per GPU (our share), so that the student's 64x64 grid meets
+#            SAM's 64x64 grid; CLIP and DINOv2 see the low-resolution pass
+# Student: one summary token per teacher (+ registers up to 8), cropped position
+# embeddings over a 2048x2048 grid (random crops in training), the low-resolution pass at
+# a size drawn per batch by MultiResolutionHook from the 1024 px crops; per-teacher
+# 2-layer MLP adaptors; summary: cosine loss, dense: 0.9 cos + 0.1 smooth-L1 per token on
+# the teacher's grid; teacher features standardised with PHI-S.
 #
 # 1) PHI-S statistics (once; teachers only, a few hundred batches are plenty):
 #   python tools/analysis_tools/compute_phi_s_stats.py configs/radio/radio_vit-b_in1k.py \
@@ -16,7 +21,7 @@
 # Schedule: our choice for an ImageNet-1k budget (AdamW 1e-3, wd 0.02, 8 x 32 images,
 # 300k iterations, 5k warm-up + cosine); the paper trains longer on DataComp-1B.
 _base_ = ['../_base_/datasets/imagenet.py', '../_base_/default_runtime.py']
-img_size = (432, 432)
+img_size = (1024, 1024)  # loaded crops: SAM's pass; the other teachers' pass is resized
 # RADIO's input conditioning: OpenAI-CLIP statistics (also what converted checkpoints use).
 data_preprocessor = dict(
     type='MultiTaskDataPreProcessor',
@@ -27,15 +32,15 @@ teachers = dict(
     clip=dict(type='OpenCLIPTeacher', model_name='ViT-H-14-378-quickgelu',
               pretrained_tag='dfn5b', pretrained=True, with_summary=True),
     dinov2=dict(type='TimmViTTeacher', arch='vit_giant_patch14_reg4_dinov2.lvd142m',
-                pretrained=True),
+                pretrained=True, with_summary=True, final_norm=True),
     sam=dict(type='SAMTeacher', arch='samvit_huge_patch16', long_side=1024, pretrained=True))
 teacher_options = dict(
-    # Summary target: the teacher's own summary when its wrapper provides one (CLIP's
-    # projected image embedding, needed for zero-shot), else the mean-pooled last level.
+    # Summary targets are the teachers' own: CLIP's projected image embedding (needed for
+    # zero-shot), DINOv2's normed class token.
     clip=dict(adaptor=dict(hidden_channels=1536, num_inner=1)),
     dinov2=dict(input_size=448, adaptor=dict(hidden_channels=1536, num_inner=1)),
-    sam=dict(summary=False, adaptor=dict(hidden_channels=1536, num_inner=1,
-                                         upsample_factor=2)))
+    sam=dict(summary=False, student_input_size=1024, student_batch=8,
+             adaptor=dict(hidden_channels=1536, num_inner=1)))
 model = dict(
     type='RADIODistiller',
     data_preprocessor=data_preprocessor,

@@ -19,9 +19,10 @@ model = dict(
     student=dict(type='RADIOViT', arch=dict(embed_dim=96, depth=4, num_heads=4), patch_size=8,
                  max_img_size=96),
     teachers=dict(
+        # targets as the official DINOv2 wrapper: normed class / patch tokens
         vit=dict(type='TimmViTTeacher', arch='vit_small_patch16_224', img_size=img_size,
-                 out_indices=[1, 2], model_kwargs=dict(patch_size=8, embed_dim=48, depth=3,
-                                                       num_heads=3)),
+                 out_indices=[1, 2], with_summary=True, final_norm=True,
+                 model_kwargs=dict(patch_size=8, embed_dim=48, depth=3, num_heads=3)),
         clip=dict(type='OpenCLIPTeacher', model_name='ViT-B-32', img_size=img_size,
                   with_summary=True,
                   out_indices=[0, 1], model_kwargs=tiny_clip),

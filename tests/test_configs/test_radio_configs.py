@@ -41,7 +41,13 @@ def test_full_size_configs_build_for_test_on_meta(path):
         return
     assert model.teacher_names == ['clip', 'dinov2', 'sam']
     assert model.summary_slots == dict(clip=0, dinov2=1)
-    assert model.adaptors['sam'].summary_mlp is None and model.adaptors['sam'].upsample_factor == 2
+    assert model.adaptors['sam'].summary_mlp is None
+    # SAM distilled from a 1024 px student pass (RADIOv2.5): the 64x64 grids meet
+    assert model.options['sam']['student_input_size'] == 1024
+    assert model.adaptors['sam'].upsample_factor == 1
+    # DINOv2 targets as the official DinoWrapper (SAK configs keep the defaults)
+    assert cfg.model.teachers.dinov2.with_summary and cfg.model.teachers.dinov2.final_norm
+    assert 'TimmViTTeacher.summary_dim' in model.summary_width_source['dinov2']
     assert model.adaptors['dinov2'].feature_channels == 1536
     width = dict(radio_vit_b=768, radio_vit_l=1024, eradio=768)
     key = osp.basename(path).split('_in1k')[0].replace('-', '_')
@@ -49,6 +55,30 @@ def test_full_size_configs_build_for_test_on_meta(path):
     hooks = [h['type'] for h in cfg.custom_hooks]
     assert 'MultiResolutionHook' in hooks
     assert cfg.model.phi_s.stats.endswith('.pth')
+    _check_widths_against_real_teachers(cfg, model)
+
+
+def _check_widths_against_real_teachers(cfg, model):
+    """Every adaptor / PHI-S shape equals the width of the teacher it is trained on."""
+    import open_clip
+    clip = cfg.model.teachers.clip
+    # the projected image embedding of DFN ViT-H/14-378 (1024), not its tower width (1280)
+    clip_embed = open_clip.get_model_config(clip.model_name)['embed_dim']
+    assert clip_embed == 1024
+    for name, tcfg in cfg.model.teachers.items():
+        teacher = _build_meta(dict(tcfg, pretrained=False))  # the real architecture
+        assert list(cfg.model.teacher_dims[name]) == teacher.embed_dims, name
+        opt = model.options[name]
+        f_ch = teacher.embed_dims[opt['feature_level']]
+        head = model.adaptors[name]
+        assert head.feature_channels == f_ch, name
+        summ = getattr(teacher, 'summary_dim', None) or f_ch
+        if opt['summary']:
+            assert head.summary_channels == summ, (name, model.summary_width_source[name])
+            assert head.summary_mlp.final[2].weight.shape[0] == summ
+        for kind, norm in model.phi_s[name].items():
+            assert norm.mean.shape[0] == (summ if kind == 'summary' else f_ch), (name, kind)
+    assert model.adaptors['clip'].summary_channels == clip_embed
 
 
 def _images(root, n=12, size=96):
@@ -95,10 +125,60 @@ def test_tiny_configs_phi_s_and_train(path, tmp_path):
     model = runner.model
     tx = model.phi_s['cnn']['features'].tx
     torch.testing.assert_close(tx, res['cnn']['features']['tx'])
-    ckpt = torch.load(tmp_path / 'work' / 'iter_3.pth', map_location='cpu', weights_only=False)
+    ckpt_path = str(tmp_path / 'work' / 'iter_3.pth')
+    ckpt = torch.load(ckpt_path, map_location='cpu', weights_only=False)
     keys = ckpt['state_dict']
     assert not any(k.startswith('teachers') for k in keys)
     assert 'phi_s.cnn.features.tx' in keys and any(k.startswith('adaptors.clip') for k in keys)
+    # the CLIP adaptor learns the 32-d projected image embedding, not the 64-d tower width
+    assert keys['adaptors.clip.summary_mlp.final.2.weight'].shape[0] == 32
+    _reload_and_evaluate(cfg, model, ckpt_path, tmp_path)
+
+
+def _class_folders(root, classes=('astronaut', 'coffee', 'rocket'), per_class=2, size=80):
+    import cv2
+    import skimage.data
+    for c, cls in enumerate(classes):
+        img = getattr(skimage.data, cls)()
+        os.makedirs(osp.join(root, cls))
+        for i in range(per_class):
+            y, x = 30 * i + 10 * c, 25 * i
+            cv2.imwrite(osp.join(root, cls, f'{i}.png'),
+                        np.ascontiguousarray(img[y:y + size, x:x + size, ::-1]))
+
+
+def _reload_and_evaluate(cfg, trained, ckpt_path, tmp_path):
+    """The saved checkpoint reloads into a teacher-free build; zero-shot and kNN run."""
+    from sakbox.apis import init_model
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
+    try:
+        import knn_classify
+        import zero_shot_classify
+    finally:
+        sys.path.pop(0)
+    cfg_file = str(tmp_path / 'trained_cfg.py')
+    cfg.dump(cfg_file)
+    model = init_model(cfg_file, ckpt_path)
+    assert model.teachers is None
+    sd, ref = model.state_dict(), trained.state_dict()
+    assert sd.keys() == ref.keys()
+    for k in ref:
+        torch.testing.assert_close(sd[k], ref[k], rtol=0, atol=0, msg=k)
+    x = torch.randn(2, 3, 64, 64)
+    trained.eval()
+    with torch.no_grad():
+        a, b = model.extract_feat(x), trained.extract_feat(x)
+    torch.testing.assert_close(a['adaptors']['clip']['summary'],
+                               b['adaptors']['clip']['summary'])
+    for split in ('train', 'val'):
+        _class_folders(str(tmp_path / split))
+    common = ['--img-size', '64', '--batch-size', '3', '--device', 'cpu']
+    zs = zero_shot_classify.main([cfg_file, ckpt_path, '--data-root', str(tmp_path / 'val'),
+                                  '--teacher', 'clip', '--templates', 'simple'] + common)
+    assert zs['num_images'] == 6 and zs['num_classes'] == 3 and zs['top5'] == 100.0
+    knn = knn_classify.main([cfg_file, ckpt_path, '--train-root', str(tmp_path / 'train'),
+                             '--val-root', str(tmp_path / 'val'), '--k', '3'] + common)
+    assert knn['num_train'] == 6 and knn['num_val'] == 6 and 0 <= knn['top1'] <= 100
 
 
 def test_linear_probe_config_with_tiny_student_trains_only_the_heads():

@@ -14,8 +14,9 @@ from sakbox.registry import MODELS
 from sakbox.utils import register_all_modules
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-SAK_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'sak', '*.py'))) + [
-    osp.join(ROOT, 'configs', 'sak_nyud.py')]
+# The RADIO-teacher config needs a trained RADIO checkpoint: test_sak_radio_teacher_config.py.
+SAK_CONFIGS = sorted(c for c in glob.glob(osp.join(ROOT, 'configs', 'sak', '*.py'))
+                     if 'radio-teacher' not in c) + [osp.join(ROOT, 'configs', 'sak_nyud.py')]
 # Stage-2 tiny configs; the stage-1 ones are covered by test_sak_stage1_cached_configs.py.
 TINY = [c for c in SAK_CONFIGS if 'tiny' in c and 'stage1' not in c]
 

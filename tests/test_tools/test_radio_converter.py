@@ -15,6 +15,7 @@ import radio_official_to_sakbox as conv  # noqa: E402
 
 sys.path.pop(0)
 C, P = 32, 8
+OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 
 
 def _reference_model():
@@ -58,7 +59,7 @@ def _official_layout(model) -> dict:
             sd[f'_heads.{idx}.{k}'] = v  # by index, as older releases
         for k, v in head.feature_mlp.state_dict().items():
             sd[f'_feature_projections.{name}.{k}'] = v  # by name
-    sd['input_conditioner.norm_mean'] = torch.tensor([0.5, 0.4, 0.3]).view(3, 1, 1)
+    sd['input_conditioner.norm_mean'] = torch.tensor(OPENAI_MEAN).view(3, 1, 1)
     sd['input_conditioner.norm_std'] = torch.tensor([0.2, 0.25, 0.3]).view(3, 1, 1)
     args = argparse.Namespace(
         model='vit_tiny_patch16_224', cls_token_per_teacher=True,
@@ -74,11 +75,22 @@ def test_roundtrip_through_official_layout(tmp_path):
     cfg = out['meta']['radio_config']
     assert cfg['student']['num_cls_tokens'] == 2 and cfg['student']['num_registers'] == 2
     assert cfg['student']['arch']['embed_dim'] == C and cfg['student']['arch']['depth'] == 2
-    assert cfg['teachers']['sam']['summary_slot'] == 1
+    # SAM: use_summary=False in the release args -> no summary target, its head dropped
+    assert cfg['teachers']['sam']['summary'] is False
+    assert not any(k.startswith('adaptors.sam.summary_mlp') for k in out['state_dict'])
+    assert cfg['teachers']['clip']['summary_slot'] == 0
+    assert cfg['backbone_summary_slots'] == [0]  # official summary_idxs
     assert cfg['teachers']['sam']['adaptor']['upsample_factor'] == 2
     assert cfg['teachers']['sam']['feature_channels'] == 16
+    # the fp16 statistics of a *_half release, scaled in float64 (what the official
+    # model normalises with), not rounded again in fp16 (122.75 / 116.75 / 104.06)
+    mean = cfg['data_preprocessor']['mean']
+    ref_mean = (torch.tensor(OPENAI_MEAN).half().double() * 255).tolist()
+    assert mean == pytest.approx(ref_mean, abs=1e-5)
+    assert mean == pytest.approx([122.7686, 116.7297, 104.0918], abs=1e-4)
     torch.testing.assert_close(torch.tensor(cfg['data_preprocessor']['std']),
                                torch.tensor([51.0, 63.75, 76.5]), atol=0.1, rtol=0)
+    assert not cfg['student']['final_norm']  # official: Identity unless args.model_norm
     student = dict(cfg['student'], arch=dict(cfg['student']['arch'], num_heads=2))
     model = MODELS.build(dict(
         type='RADIODistiller', student=student,
@@ -86,6 +98,7 @@ def test_roundtrip_through_official_layout(tmp_path):
         teacher_dims={n: [o['feature_channels']] for n, o in cfg['teachers'].items()},
         teacher_options={n: {k: v for k, v in o.items() if k != 'feature_channels'}
                          for n, o in cfg['teachers'].items()},
+        backbone_summary_slots=cfg['backbone_summary_slots'],
         build_teachers=False, data_preprocessor=dict(type='BaseDataPreprocessor')))
     model.load_state_dict(out['state_dict'], strict=True)
     model.eval()
@@ -93,10 +106,35 @@ def test_roundtrip_through_official_layout(tmp_path):
     a, b = ref.extract_feat(x), model.extract_feat(x)
     # fp16 storage in the fixture: compare at half precision
     torch.testing.assert_close(b['features'], a['features'], atol=0.05, rtol=0.02)
-    for name in ('clip', 'sam'):
-        for kind in ('summary', 'features'):
+    torch.testing.assert_close(model.backbone_summary(b['summary']), a['summary'][:, 0],
+                               atol=0.05, rtol=0.02)
+    for name, kinds in (('clip', ('summary', 'features')), ('sam', ('features', ))):
+        assert set(b['adaptors'][name]) == set(kinds)
+        for kind in kinds:
             torch.testing.assert_close(b['adaptors'][name][kind], a['adaptors'][name][kind],
                                        atol=0.05, rtol=0.02)
+
+
+def test_final_norm_follows_model_norm_and_slots_beyond_the_token_count():
+    release = _official_layout(_reference_model())
+    sd = dict(release['state_dict'])
+    sd['base_model.norm.weight'] = torch.ones(C).half()
+    sd['base_model.norm.bias'] = torch.zeros(C).half()
+    args = release['args']
+    out = conv.convert(dict(args=args, state_dict=sd))
+    assert not out['meta']['radio_config']['student']['final_norm']
+    assert 'student.norm.weight' not in out['state_dict']
+    args_norm = argparse.Namespace(**vars(args), model_norm=True)
+    out = conv.convert(dict(args=args_norm, state_dict=sd))
+    assert out['meta']['radio_config']['student']['final_norm']
+    assert 'student.norm.weight' in out['state_dict']
+    # a token_slot past the per-teacher tokens (official reads it from the registers)
+    args_slot = argparse.Namespace(**{**vars(args), 'teachers': [
+        dict(name='clip', token_slot=3), dict(name='sam', fd_upsample_factor=2,
+                                              use_summary=False)]})
+    cfg = conv.convert(dict(args=args_slot, state_dict=sd))['meta']['radio_config']
+    assert cfg['teachers']['clip']['summary_slot'] == 3
+    assert cfg['student']['num_cls_tokens'] == 4 and cfg['student']['num_registers'] == 0
 
 
 def test_spectral_reparametrisation_is_realised():
@@ -129,6 +167,16 @@ def test_spectral_reparametrisation_is_realised():
 
 
 def test_unsupported_layouts():
+    eradio = {'base_model.patch_embed.conv_down.0.weight': torch.zeros(1),
+              'base_model.levels.0.blocks.0.conv1.weight': torch.zeros(1),
+              '_heads.clip.fc1.weight': torch.zeros(1)}
+    for args in (argparse.Namespace(model='eradio', teachers=[dict(name='clip')]),
+                 argparse.Namespace(teachers=[dict(name='clip')])):
+        with pytest.raises(NotImplementedError, match='E-RADIO checkpoint.*cannot be mapped'):
+            conv.convert(dict(args=args, state_dict=eradio))
+    with pytest.raises(KeyError, match='not a ViT RADIO release: base_model.patch_generator'):
+        conv.convert(dict(args=argparse.Namespace(model='my_net'),
+                          state_dict={'base_model.stem.weight': torch.zeros(1)}))
     with pytest.raises(NotImplementedError, match='DINOv2-wrapper'):
         conv.convert_backbone({'inner.blocks.0.x': torch.zeros(1)}, argparse.Namespace(), 2)
     with pytest.raises(KeyError, match="no adaptor heads for teacher 'dino'"):

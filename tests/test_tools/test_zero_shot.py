@@ -115,3 +115,31 @@ def test_tool_end_to_end(tmp_path):
     assert osp.isfile(tmp_path / 'zs.json')
     with pytest.raises(KeyError, match="'dino' is not a teacher"):
         zero_shot_classify.main(argv + ['--teacher', 'dino'])
+
+
+def test_text_tower_belongs_to_the_randomly_initialised_teacher():
+    """Seeded like the distiller's teacher (same img_size handling), the towers pair up."""
+    import open_clip
+
+    from sakbox.registry import MODELS
+    cfg = dict(CLIP_TEACHER, img_size=48, with_summary=True)
+    text_model, _ = build_open_clip_text_model(cfg, seed=3)
+
+    def full(image_size):
+        kwargs = dict(CLIP_TEACHER['model_kwargs'])
+        kwargs['vision_cfg'] = dict(kwargs['vision_cfg'], image_size=image_size)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(3)
+            return open_clip.create_model('ViT-B-32', **kwargs)
+    ref, other = full(48), full(32)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(3)
+        teacher = MODELS.build(cfg)
+    for k, v in teacher.visual.state_dict().items():
+        torch.testing.assert_close(v, ref.visual.state_dict()[k], msg=k)
+    text = {k: v for k, v in text_model.state_dict().items() if not k.startswith('visual')}
+    for k, v in text.items():
+        torch.testing.assert_close(v, ref.state_dict()[k], msg=k)
+    # a tower built for another image size draws other random numbers before the text
+    assert not torch.equal(text['token_embedding.weight'],
+                           other.state_dict()['token_embedding.weight'])

@@ -27,7 +27,8 @@ def parse_args(argv=None):  # noqa: D103
     p.add_argument('--train-root', required=True, help='<class>/<image> folder (memory bank)')
     p.add_argument('--val-root', required=True, help='<class>/<image> folder to classify')
     p.add_argument('--feature', default='summary',
-                   help="'summary', 'features', 'summary:<teacher>' or 'adaptor:<teacher>'")
+                   help="'summary' (official backbone summary), 'summary:all', 'features', "
+                        "'summary:<teacher>' or 'adaptor:<teacher>'")
     p.add_argument('--k', type=int, default=20)
     p.add_argument('--temperature', type=float, default=0.07)
     p.add_argument('--img-size', type=int, default=224)

@@ -51,7 +51,11 @@ def main(argv=None) -> dict:
     if args.teacher not in teachers:
         raise KeyError(f'--teacher {args.teacher!r} is not a teacher of {args.config} '
                        f'({sorted(teachers)})')
-    text_model, tokenizer = build_open_clip_text_model(teachers[args.teacher])
+    # A randomly initialised teacher (tests, demos) was built under this seed: its
+    # text tower is then the one of the image tower the student learnt from.
+    base_seed = model.cfg.model.get('teacher_init_seed')
+    seed = 0 if base_seed is None else int(base_seed) + list(teachers).index(args.teacher)
+    text_model, tokenizer = build_open_clip_text_model(teachers[args.teacher], seed=seed)
     text_model.to(args.device)
     loader, folders = image_folder_loader(args.data_root, args.img_size, args.batch_size)
     classnames = classnames_from(folders, args.classes)

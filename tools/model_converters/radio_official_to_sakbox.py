@@ -122,9 +122,16 @@ def _num_heads(args, width: int, given: Optional[int]) -> int:
     return HEADS_BY_WIDTH[width]
 
 
-def convert_backbone(sd: Dict[str, torch.Tensor], args, num_heads: Optional[int]
-                     ) -> Tuple[Dict[str, torch.Tensor], dict]:
-    """Map ``base_model.*`` to ``RADIOViT`` keys; return (state dict, RADIOViT kwargs)."""
+def _check_backbone_layout(sd: Dict[str, torch.Tensor], args) -> None:
+    """Refuse, with the reason, every backbone that ``RADIOViT`` cannot hold exactly."""
+    model = str(getattr(args, 'model', '') or '')
+    if model.lower().startswith('eradio') or any(k.startswith('patch_embed.') for k in sd):
+        raise NotImplementedError(
+            f'{model or "this release"} is an E-RADIO checkpoint (base_model.patch_embed.*, '
+            'official C2f/windowed-attention modules). sakbox\'s ERADIO is its own '
+            'implementation of the published mechanisms with another module layout, so '
+            'these weights cannot be mapped onto it; only ViT RADIO releases '
+            '(base_model.patch_generator.*) convert.')
     if any(k.startswith('inner.') for k in sd):
         raise NotImplementedError('DINOv2-wrapper backbones (base_model.inner.*) are not '
                                   'supported; only timm-ViT RADIO models are')
@@ -132,6 +139,26 @@ def convert_backbone(sd: Dict[str, torch.Tensor], args, num_heads: Optional[int]
     if bad:
         raise NotImplementedError(f'unsupported block variant (e.g. {bad[0]}): RADIOViT uses '
                                   'plain timm blocks')
+    need = ('patch_generator.embedder.weight', 'patch_generator.pos_embed')
+    missing = [k for k in need if k not in sd]
+    if missing:
+        tops = sorted({k.split('.')[0] for k in sd})
+        raise KeyError(f'not a ViT RADIO release: base_model.{missing[0]} is missing '
+                       f'(base_model holds {tops[:12]}; args.model={model!r})')
+
+
+def convert_backbone(sd: Dict[str, torch.Tensor], args, num_heads: Optional[int],
+                     min_cls_tokens: int = 0) -> Tuple[Dict[str, torch.Tensor], dict]:
+    """Map ``base_model.*`` to ``RADIOViT`` keys; return (state dict, RADIOViT kwargs).
+
+    Args:
+        sd (dict): The ``base_model.`` part of the release state dict (prefix removed).
+        args: The release's ``args``.
+        num_heads (int, optional): Attention heads (else from timm / the width).
+        min_cls_tokens (int): Summary tokens the kept adaptors read (largest slot + 1);
+            the official model reads such a slot even beyond its own token count.
+    """
+    _check_backbone_layout(sd, args)
     pg = 'patch_generator.'
     emb = sd[pg + 'embedder.weight']
     width = emb.shape[0]
@@ -141,6 +168,7 @@ def convert_backbone(sd: Dict[str, torch.Tensor], args, num_heads: Optional[int]
     tokens = sd.get(pg + 'cls_token.token')
     uq_teachers = len({t['name'] for t in getattr(args, 'teachers', [])}) or 1
     num_cls = uq_teachers if getattr(args, 'cls_token_per_teacher', True) else 1
+    num_cls = max(num_cls, min_cls_tokens)
     num_cls = min(num_cls, tokens.shape[0]) if tokens is not None else 0
     out = OrderedDict()
     out['patch_generator.proj.weight'] = emb.reshape(width, 3, patch, patch)
@@ -149,10 +177,13 @@ def convert_backbone(sd: Dict[str, torch.Tensor], args, num_heads: Optional[int]
     out['patch_generator.pos_embed'] = sd[pg + 'pos_embed']
     if tokens is not None:
         out['patch_generator.cls_token'] = tokens
+    # The official create_model_from_args replaces the final norm by an identity unless
+    # args.model_norm: its weights, if the file has them, are then unused.
+    final_norm = 'norm.weight' in sd and bool(getattr(args, 'model_norm', False))
     for k, v in sd.items():
         if k.startswith(pg + 'patch_normalizer.'):
             out['patch_generator.norm.' + k[len(pg + 'patch_normalizer.'):]] = v
-        elif k.startswith(('blocks.', 'norm.')):
+        elif k.startswith('blocks.') or (final_norm and k.startswith('norm.')):
             out[k] = v
     kwargs = dict(
         arch=dict(embed_dim=width, depth=depth, num_heads=_num_heads(args, width, num_heads)),
@@ -162,7 +193,7 @@ def convert_backbone(sd: Dict[str, torch.Tensor], args, num_heads: Optional[int]
         qkv_bias='blocks.0.attn.qkv.bias' in sd,
         layer_scale_init=1e-5 if 'blocks.0.ls1.gamma' in sd else None,
         normalize_patches=pg + 'patch_normalizer.weight' in sd,
-        patch_bias=pg + 'embedder.bias' in sd, final_norm='norm.weight' in sd)
+        patch_bias=pg + 'embedder.bias' in sd, final_norm=final_norm)
     return out, kwargs
 
 
@@ -175,6 +206,25 @@ def _mlp_info(sd: Dict[str, torch.Tensor]) -> dict:
                 pre_norm='pre_norm.0.weight' in sd)
 
 
+def input_statistics(cond: Dict[str, torch.Tensor]) -> Tuple[Optional[list], Optional[list]]:
+    """The input conditioner's mean / std in RGB 0-255, computed in float64.
+
+    The official loader copies the stored (0-1) statistics into float32 buffers, so a
+    ``*_half`` release normalises with its float16-rounded values; scaling them by 255
+    in float16 would round once more (122.75 instead of 122.77).
+
+    Args:
+        cond (dict): ``input_conditioner.`` tensors (``norm_mean``, ``norm_std``).
+
+    Returns:
+        tuple: ``(mean, std)`` lists of 3 floats (None, None without a conditioner).
+    """
+    if not cond:
+        return None, None
+    return tuple([round(float(v), 6) for v in cond[k].double().flatten() * 255]
+                 for k in ('norm_mean', 'norm_std'))
+
+
 def convert(ckpt: dict, teachers=None, num_heads: Optional[int] = None,
             dtype: torch.dtype = torch.float32) -> dict:
     """Convert an official checkpoint dict; return an MMEngine checkpoint dict."""
@@ -185,19 +235,20 @@ def convert(ckpt: dict, teachers=None, num_heads: Optional[int] = None,
     sd = realize_parametrizations({k[7:] if k.startswith('module.') else k: v
                                    for k, v in sd.items()}, eps=sr.get('eps', 1e-6),
                                   power_iterations=sr.get('n_power_iterations', 1))
-    student_sd, student_kwargs = convert_backbone(_strip(sd, 'base_model.'), args, num_heads)
-    state = OrderedDict(('student.' + k, v) for k, v in student_sd.items())
-    fn = _strip(sd, '_feature_normalizer.')
-    if fn:
-        student_kwargs['feature_normalizer'] = True
-        state['student.feature_normalizer.mean'] = fn['mean']
-        state['student.feature_normalizer.tx'] = fn['tx']
-        state['student.feature_normalizer.tx_inv'] = torch.linalg.inv(fn['tx'].double())
+    _check_backbone_layout(_strip(sd, 'base_model.'), args)  # before any head is read
     tconfs = list(getattr(args, 'teachers', []))
-    names = teachers or [t['name'] for t in tconfs]
-    per_teacher = {}
+    per_token = getattr(args, 'cls_token_per_teacher', True)
+    first_idx: Dict[str, int] = {}
+    for i, t in enumerate(tconfs):  # a teacher listed twice (e.g. two resolutions) counts once
+        first_idx.setdefault(t['name'], i)
+    names = list(teachers or first_idx)
+    # Backbone summary as the official hub loader: first index of each teacher name
+    # with use_summary (its teacher index, not its token_slot), or token 0.
+    backbone_slots = (sorted(i for n, i in first_idx.items()
+                             if tconfs[i].get('use_summary', True)) if per_token else [0])
+    heads_by_teacher, slots = {}, {}
     for name in names:
-        idx = next((i for i, t in enumerate(tconfs) if t['name'] == name), None)
+        idx = first_idx.get(name)
         tconf = tconfs[idx] if idx is not None else {}
         heads = {}
         for kind, pfx in (('summary', '_heads.'), ('feature', '_feature_projections.')):
@@ -209,15 +260,31 @@ def convert(ckpt: dict, teachers=None, num_heads: Optional[int] = None,
             known = sorted({k.split('.')[1] for k in sd if k.startswith(('_heads.',
                                                                          '_feature_proj'))})
             raise KeyError(f'no adaptor heads for teacher {name!r} (heads present: {known})')
+        if not tconf.get('use_summary', True):
+            # The release trained no summary for this teacher: its head (if saved) is noise.
+            heads.pop('summary', None)
+        heads_by_teacher[name] = (idx, tconf, heads)
+        if 'summary' in heads:
+            slots[name] = int(tconf.get('token_slot', idx) or 0) if per_token else 0
+    student_sd, student_kwargs = convert_backbone(
+        _strip(sd, 'base_model.'), args, num_heads,
+        min_cls_tokens=max([*slots.values(), *backbone_slots], default=-1) + 1)
+    state = OrderedDict(('student.' + k, v) for k, v in student_sd.items())
+    fn = _strip(sd, '_feature_normalizer.')
+    if fn:
+        student_kwargs['feature_normalizer'] = True
+        state['student.feature_normalizer.mean'] = fn['mean']
+        state['student.feature_normalizer.tx'] = fn['tx']
+        state['student.feature_normalizer.tx_inv'] = torch.linalg.inv(fn['tx'].double())
+    per_teacher = {}
+    for name, (idx, tconf, heads) in heads_by_teacher.items():
         opt, adaptor = {}, {}
         if 'summary' in heads:
             info = _mlp_info(heads['summary'])
             opt['summary_channels'] = info['out']
             adaptor.update(hidden_channels=info['hidden'], num_inner=info['num_inner'],
                            pre_norm=info['pre_norm'])
-            slot = tconf.get('token_slot', idx) if getattr(args, 'cls_token_per_teacher',
-                                                           True) else 0
-            opt['summary_slot'] = int(slot or 0)
+            opt['summary_slot'] = slots[name]
         else:
             opt['summary'] = False
         if 'feature' in heads:
@@ -234,13 +301,14 @@ def convert(ckpt: dict, teachers=None, num_heads: Optional[int] = None,
         for kind, mod in (('summary', 'summary_mlp'), ('feature', 'feature_mlp')):
             for k, v in heads.get(kind, {}).items():
                 state[f'adaptors.{name}.{mod}.{k}'] = v
+        if name in slots:
+            state[f'adaptors.{name}.summary_slot'] = torch.tensor(slots[name])
     state = OrderedDict((k, v.to(dtype) if v.is_floating_point() else v)
                         for k, v in state.items())
-    cond = _strip(sd, 'input_conditioner.')
-    mean = (cond['norm_mean'].flatten() * 255).tolist() if cond else None
-    std = (cond['norm_std'].flatten() * 255).tolist() if cond else None
+    mean, std = input_statistics(_strip(sd, 'input_conditioner.'))
     meta = dict(radio_config=dict(student=dict(type='RADIOViT', **student_kwargs),
                                   teachers=per_teacher,
+                                  backbone_summary_slots=backbone_slots,
                                   data_preprocessor=dict(mean=mean, std=std)),
                 source_model=getattr(args, 'model', None))
     return dict(state_dict=state, meta=meta)
@@ -267,6 +335,7 @@ def main() -> None:  # noqa: D103
           'config fragment (teacher_options go into RADIODistiller; teacher configs are '
           'yours to give):')
     pprint.pprint(dict(student=cfg['student'],
+                       backbone_summary_slots=cfg['backbone_summary_slots'],
                        teacher_options={n: {k: v for k, v in o.items()
                                             if k != 'feature_channels'}
                                         for n, o in cfg['teachers'].items()},

@@ -7,6 +7,7 @@ dense features (0.9 cosine + 0.1 smooth-L1 per token). Teachers are handled by
 parameters and of the state dict, and not built at test time.
 """
 import copy
+import inspect
 import os.path as osp
 import random
 from collections import OrderedDict
@@ -26,7 +27,37 @@ from .base_distiller import BaseDistiller, ConfigType
 #: Per-teacher options of :class:`RADIODistiller` and their defaults.
 TEACHER_OPTIONS = dict(summary=True, features=True, summary_weight=1.0, feature_weight=1.0,
                        feature_level=-1, summary_source='auto', input_size=None,
-                       summary_channels=None, summary_slot=None, adaptor=None)
+                       summary_channels=None, summary_slot=None, adaptor=None,
+                       student_input_size=None, student_batch=None)
+
+
+def teacher_summary_dim(teacher: nn.Module, name: str = '') -> Optional[int]:
+    """Width of the summary a teacher provides itself, None if it provides none.
+
+    A teacher provides a summary with ``forward_with_summary`` (unless its
+    ``with_summary`` is False) or ``forward_summary``; it must then have a
+    ``summary_dim``. :meth:`RADIODistiller.teacher_targets` uses the same rule.
+
+    Args:
+        teacher (nn.Module): A teacher (built, possibly on the meta device).
+        name (str): Its name, for the error message.
+
+    Returns:
+        int | None: The width, or None (the summary target is mean-pooled features).
+    """
+    if not _provides_summary(teacher):
+        return None
+    dim = getattr(teacher, 'summary_dim', None)
+    if not dim:
+        raise AttributeError(f'teacher {name!r} ({type(teacher).__name__}) returns a summary '
+                             'but has no `summary_dim`; set teacher_options.'
+                             f'{name or "<name>"}.summary_channels')
+    return int(dim)
+
+
+def _provides_summary(teacher: nn.Module) -> bool:
+    return ((hasattr(teacher, 'forward_with_summary') and getattr(teacher, 'with_summary', True))
+            or hasattr(teacher, 'forward_summary'))
 
 
 def _size(s) -> Optional[Tuple[int, int]]:
@@ -40,11 +71,16 @@ class RADIODistiller(BaseDistiller):
     """Distil several frozen teachers into one RADIO student.
 
     Teacher summaries: a teacher wrapper that has ``forward_with_summary(x) ->
-    (levels, summary)`` or ``forward_summary(x) -> summary`` (e.g. CLIP's
-    projected image embedding) provides its own; otherwise the summary is the
-    mean-pooled ``feature_level`` map (the current sakbox teachers return only
-    feature maps). Student summaries: teacher ``i`` with a summary target (dict
-    order) reads summary token ``i``.
+    (levels, summary)`` (and ``with_summary`` true) or ``forward_summary(x) ->
+    summary`` provides its own (CLIP's projected image embedding); otherwise the
+    summary is the mean-pooled ``feature_level`` map. Every adaptor width comes from the
+    teachers themselves (built, or built without weights on the meta device / the
+    CPU when the teachers are not built); a teacher that cannot be built raises.
+    Student summaries: teacher ``i`` with a summary target (dict order) reads
+    summary token ``i``; the slot is saved with the weights
+    (``adaptors.<name>.summary_slot``) and a loaded checkpoint's slot wins, so a
+    config whose teachers were re-ordered (MMEngine writes configs back sorted)
+    still reads the tokens the student was trained with.
 
     Args:
         student (dict): Stem config (``RADIOViT`` / ``ERADIO``); ``num_cls_tokens``
@@ -58,8 +94,13 @@ class RADIODistiller(BaseDistiller):
             (teacher summary width; by default the teacher's ``summary_dim``, read from
             a weightless build when the teachers are not built), ``summary_slot``
             (summary token to read; default: rank among the teachers with a summary,
-            converted official checkpoints set it) and ``adaptor`` (extra
-            ``RADIOAdaptorHead`` kwargs, e.g. ``upsample_factor=2``).
+            converted official checkpoints set it), ``adaptor`` (extra
+            ``RADIOAdaptorHead`` kwargs, e.g. ``upsample_factor=2``) and
+            ``student_input_size`` / ``student_batch``: distil this teacher from a
+            separate student pass at this size on the first ``student_batch`` images
+            of the batch as loaded (before the multi-resolution resize; None: all),
+            the teacher seeing the same images — RADIOv2.5 distils SAM at 1024 px this
+            way while CLIP / DINOv2 see the low-resolution pass.
         summary_loss (dict): Summary loss config.
         distill_loss (dict): Dense loss config (``FeatureDistillLoss``).
         distill_weight (float): Multiplier of every loss.
@@ -72,6 +113,10 @@ class RADIODistiller(BaseDistiller):
             normalisers start as identity and are expected from a checkpoint.
         train_resolutions (sequence, optional): Sizes (int or (h, w)); one is drawn
             per training batch unless ``MultiResolutionHook`` fixes one.
+        backbone_summary_slots (sequence[int], optional): Summary tokens that form the
+            backbone summary (official ``summary_idxs``: the teachers with
+            ``use_summary``); default: the slots of the teachers with a summary target.
+            Converted official checkpoints set it.
         build_teachers_for_test (bool): What ``init_model`` / ``tools/test.py``
             use for ``build_teachers``; predictions need no teacher. Default: False.
         data_preprocessor, build_teachers, save_teachers, teacher_dims,
@@ -87,6 +132,7 @@ class RADIODistiller(BaseDistiller):
                  teacher_loss_weights: Optional[Dict[str, float]] = None,
                  feature_match: str = 'teacher', phi_s: Optional[dict] = None,
                  train_resolutions: Optional[Sequence] = None,
+                 backbone_summary_slots: Optional[Sequence[int]] = None,
                  data_preprocessor: Optional[ConfigType] = None,
                  build_teachers: bool = True, build_teachers_for_test: bool = False,
                  save_teachers: bool = False,
@@ -109,11 +155,15 @@ class RADIODistiller(BaseDistiller):
         self.feature_match = feature_match
         self.build_teachers_for_test = build_teachers_for_test
         self._teacher_cfgs = {n: self._teacher_cfg(c, {}) for n, c in teachers.items()}
+        #: ``name -> where the summary width came from`` (quoted in loading errors).
+        self.summary_width_source: Dict[str, str] = {}
         self.options = self._parse_options(teacher_options or {})
         with_summary = [n for n in self.teacher_names if self.options[n]['summary']]
         self.summary_slots = {n: i if self.options[n]['summary_slot'] is None
                               else int(self.options[n]['summary_slot'])
                               for i, n in enumerate(with_summary)}
+        self._backbone_summary_slots = (None if backbone_summary_slots is None
+                                        else [int(i) for i in backbone_summary_slots])
         self.train_resolutions = [_size(r) for r in (train_resolutions or [])]
         self.train_resolution: Optional[Tuple[int, int]] = None
 
@@ -124,6 +174,11 @@ class RADIODistiller(BaseDistiller):
             raise ValueError(f'RADIODistiller: student.num_cls_tokens={student["num_cls_tokens"]}'
                              f' but summary slot {needed - 1} is used ({self.summary_slots})')
         self.student = MODELS.build(student)
+        bad = [i for i in self._backbone_summary_slots or []
+               if not 0 <= i < student['num_cls_tokens']]
+        if bad:
+            raise ValueError(f'RADIODistiller: backbone_summary_slots {bad} out of range for '
+                             f'a student with {student["num_cls_tokens"]} summary tokens')
 
         phi_s = dict(phi_s or {})
         stats = self._load_phi_s_stats(phi_s.get('stats')) if build_teachers else {}
@@ -132,13 +187,20 @@ class RADIODistiller(BaseDistiller):
         for name in self.teacher_names:
             opt = self.options[name]
             f_ch = self.teacher_dims[name][opt['feature_level']]
-            s_ch = self._summary_channels(name, f_ch)
+            s_ch = self._summary_channels(name, f_ch) if opt['summary'] else None
             self.adaptors[name] = MODELS.build(dict(
                 type='RADIOAdaptorHead', in_channels=self.student.embed_dim,
                 summary_channels=s_ch if opt['summary'] else None,
                 feature_channels=f_ch if opt['features'] else None, **(opt['adaptor'] or {})))
+            if name in self.summary_slots:
+                # The slot travels with the weights: configs written back by MMEngine
+                # (work_dir/<config>.py) sort the teachers by name, which would
+                # otherwise re-assign the tokens of a trained student.
+                self.adaptors[name].register_buffer(
+                    'summary_slot', torch.tensor(self.summary_slots[name], dtype=torch.long))
             if phi_s:
-                kinds = {'features': f_ch, **({'summary': s_ch} if phi_s.get('summary') else {})}
+                kinds = {'features': f_ch,
+                         **({'summary': s_ch} if phi_s.get('summary') and s_ch else {})}
                 self.phi_s[name] = nn.ModuleDict({k: PhiSNormalizer(c) for k, c in kinds.items()})
                 for kind, norm in self.phi_s[name].items():
                     if stats:
@@ -147,6 +209,26 @@ class RADIODistiller(BaseDistiller):
                                            f'{name}.{kind} statistics (teachers: {sorted(stats)})')
                         norm.set_stats(stats[name][kind])
         self.summary_loss = MODELS.build(summary_loss)
+
+    @property
+    def backbone_summary_slots(self) -> List[int]:
+        """Summary tokens concatenated into the backbone summary (official ``summary_idxs``)."""
+        if self._backbone_summary_slots is not None:
+            return list(self._backbone_summary_slots)
+        return sorted(set(self.summary_slots.values()))
+
+    def backbone_summary(self, summary: Tensor) -> Tensor:
+        """The official RADIO backbone summary.
+
+        Args:
+            summary (Tensor): (B, num_cls_tokens, C) student summary tokens.
+
+        Returns:
+            Tensor: (B, len(backbone_summary_slots) * C), the tokens of
+            :attr:`backbone_summary_slots` concatenated.
+        """
+        slots = self.backbone_summary_slots or list(range(summary.shape[1]))
+        return summary[:, slots].flatten(1)
 
     # ----------------------------------------------------------------- building
     def _parse_options(self, options: Dict[str, dict]) -> Dict[str, dict]:
@@ -164,6 +246,10 @@ class RADIODistiller(BaseDistiller):
             if opt.get('summary_source', 'auto') not in ('auto', 'mean'):
                 raise ValueError(f"teacher_options.{name}.summary_source must be 'auto' or "
                                  f"'mean', got {opt['summary_source']!r}")
+            batch = opt.get('student_batch')
+            if batch is not None and (opt.get('student_input_size') is None or int(batch) < 1):
+                raise ValueError(f'teacher_options.{name}.student_batch={batch!r} needs a '
+                                 'student_input_size and must be >= 1')
             parsed[name] = {**TEACHER_OPTIONS, **opt}
         return parsed
 
@@ -180,22 +266,122 @@ class RADIODistiller(BaseDistiller):
         return read_checkpoint(path, map_location='cpu')
 
     def _summary_channels(self, name: str, feature_channels: int) -> int:
+        """Width of teacher ``name``'s summary target; records where it came from.
+
+        The order is: ``teacher_options.<name>.summary_channels``; the feature width
+        for ``summary_source='mean'``; else the teacher itself (the built one, or a
+        weightless build of its config when the teachers are not built), which gives
+        its own summary width or None (mean-pooled features). A teacher that cannot
+        be built raises: a silently wrong width would give checkpoints that do not
+        reload.
+        """
         opt = self.options[name]
         if opt['summary_channels']:
+            self.summary_width_source[name] = f'teacher_options.{name}.summary_channels'
             return int(opt['summary_channels'])
         if opt['summary_source'] != 'auto':
+            self.summary_width_source[name] = "summary_source='mean' (feature width)"
             return feature_channels
         if self.teachers is not None:
-            teacher = self.teachers[name]
-        else:  # test time: read `summary_dim` from a weightless build (meta device)
-            cfg = copy.deepcopy(self._teacher_cfgs[name])
-            cfg.update(pretrained=False, checkpoint=None)
+            teacher, how = self.teachers[name], 'the built teacher'
+        elif not self._class_may_provide_summary(name):
+            self.summary_width_source[name] = (
+                f'{self._teacher_cfgs[name].get("type")} gives no summary of its own: '
+                'mean-pooled features')
+            return feature_channels
+        else:
+            teacher, how = self._weightless_teacher(name)
+        dim = teacher_summary_dim(teacher, name)
+        kind = type(teacher).__name__
+        self.summary_width_source[name] = (
+            f'{kind}.summary_dim of {how}' if dim is not None
+            else f'{kind} gives no summary of its own: mean-pooled features ({how})')
+        return feature_channels if dim is None else dim
+
+    def _load_summary_slots(self, state_dict: dict, prefix: str, error_msgs: list) -> None:
+        """Take each teacher's summary slot from the checkpoint (older ones: keep ours)."""
+        num = self.student.num_cls_tokens
+        for name, slot in list(self.summary_slots.items()):
+            key = f'{prefix}adaptors.{name}.summary_slot'
+            if key not in state_dict:  # a checkpoint from before the slots were saved
+                state_dict[key] = self.adaptors[name].summary_slot.detach().clone()
+                continue
+            got = int(state_dict[key])
+            if not 0 <= got < num:
+                error_msgs.append(f'RADIODistiller: {key}={got} in the checkpoint, but the '
+                                  f'student has {num} summary tokens')
+            elif got != slot:
+                self.summary_slots[name] = got
+
+    def _class_may_provide_summary(self, name: str) -> bool:
+        # Known without a build: a registered class without any summary method, or one
+        # whose summary is switched by a `with_summary` argument the config leaves off.
+        kind = self._teacher_cfgs[name].get('type')
+        cls = kind if isinstance(kind, type) else None
+        if isinstance(kind, str):
             try:
-                with torch.device('meta'):
-                    teacher = MODELS.build(cfg)
-            except Exception:  # noqa: BLE001 - e.g. an unbuildable placeholder type
-                teacher = None
-        return int(getattr(teacher, 'summary_dim', None) or feature_channels)
+                cls = MODELS.get(kind)
+            except KeyError:
+                cls = None
+        if cls is None:  # let the build report the unknown type
+            return True
+        if not (hasattr(cls, 'forward_with_summary') or hasattr(cls, 'forward_summary')):
+            return False
+        # An opt-in summary (`with_summary=False` by default) is decided by the config.
+        param = inspect.signature(cls.__init__).parameters.get('with_summary')
+        if param is not None and not hasattr(cls, 'forward_summary'):
+            default = None if param.default is inspect.Parameter.empty else param.default
+            return bool(self._teacher_cfgs[name].get('with_summary', default))
+        return True
+
+    def _weightless_teacher(self, name: str) -> Tuple[nn.Module, str]:
+        """Build teacher ``name`` without weights: on the meta device, else on the CPU.
+
+        Returns:
+            tuple: The teacher and a phrase saying how it was built.
+
+        Raises:
+            RuntimeError: Naming the teacher when neither build works.
+        """
+        cfg = copy.deepcopy(self._teacher_cfgs[name])
+        cfg.update(pretrained=False, checkpoint=None)
+        errors = []
+        for device, how in (('meta', 'a meta-device build'), ('cpu', 'a CPU build')):
+            try:
+                with torch.device(device):
+                    return MODELS.build(cfg), how
+            except Exception as e:  # noqa: BLE001 - reported below with the teacher's name
+                msg = str(e)
+                errors.append(f'{device}: {type(e).__name__}: '
+                              f'{msg[:200] + " ..." if len(msg) > 200 else msg}')
+        raise RuntimeError(
+            f'RADIODistiller: cannot determine the summary width of teacher {name!r} '
+            f'({cfg.get("type")}): building it without weights failed ({"; ".join(errors)}). '
+            f'Set model.teacher_options.{name}.summary_channels (or summary_source=\'mean\').')
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):  # noqa: D102
+        self._load_summary_slots(state_dict, prefix, error_msgs)
+        # A width mismatch of an adaptor means the config describes other teachers than
+        # the checkpoint was trained with: say which width and where it came from.
+        for name, head in self.adaptors.items():
+            for kind, mlp in (('summary', head.summary_mlp), ('feature', head.feature_mlp)):
+                key = f'{prefix}adaptors.{name}.{kind}_mlp.final.2.weight'
+                if mlp is None or key not in state_dict:
+                    continue
+                got, own = int(state_dict[key].shape[0]), int(mlp.final[2].weight.shape[0])
+                if got != own:
+                    src = (self.summary_width_source.get(name, '?') if kind == 'summary'
+                           else f'teacher_dims / embed_dims of teacher {name!r}')
+                    opt = 'summary_channels' if kind == 'summary' else None
+                    hint = (f'; set model.teacher_options.{name}.{opt}={got} if the teacher '
+                            'is the same') if opt else ''
+                    error_msgs.append(
+                        f'RADIODistiller: teacher {name!r}: the {kind} adaptor has {got} '
+                        f'outputs in the checkpoint, {own} in this model (width from {src})'
+                        f'{hint}')
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
 
     # ----------------------------------------------------------------- teachers
     def teacher_targets(self, name: str, inputs: Tensor) -> Dict[str, Tensor]:
@@ -253,13 +439,15 @@ class RADIODistiller(BaseDistiller):
                                    antialias=True)
         return inputs
 
-    def extract_feat(self, inputs: Tensor, denormalize: bool = False) -> dict:
+    def extract_feat(self, inputs: Tensor, denormalize: bool = False,
+                     names: Optional[Sequence[str]] = None) -> dict:
         """Run the student and every adaptor.
 
         Args:
             inputs (Tensor): (B, 3, H, W).
             denormalize (bool): Map PHI-S-normalised adaptor outputs back to the
                 teacher's own space.
+            names (sequence[str], optional): Run only these teachers' adaptors.
 
         Returns:
             dict: the student's output (``summary`` (B, n, C), ``features``
@@ -272,6 +460,8 @@ class RADIODistiller(BaseDistiller):
                              f'{tuple(out["features"].shape)} (set output_fmt="NCHW")')
         adapted = OrderedDict()
         for name, head in self.adaptors.items():
+            if names is not None and name not in names:
+                continue
             slot = min(self.summary_slots.get(name, 0), out['summary'].shape[1] - 1)
             res = head(summary=out['summary'][:, slot], features=out['features'])
             if denormalize and name in self.phi_s:
@@ -280,6 +470,16 @@ class RADIODistiller(BaseDistiller):
             adapted[name] = res
         out['adaptors'] = adapted
         return out
+
+    @staticmethod
+    def _student_pass_inputs(loaded: Tensor, size: Tuple[int, int],
+                             batch: Optional[int]) -> Tensor:
+        """The first ``batch`` images of the loaded batch at ``size`` (antialiased)."""
+        x = loaded if batch is None else loaded[:max(1, int(batch))]
+        if tuple(x.shape[-2:]) != size:
+            x = F.interpolate(x, size=size, mode='bilinear', align_corners=False,
+                              antialias=True)
+        return x
 
     def _match(self, s: Tensor, t: Tensor) -> Tuple[Tensor, Tensor]:
         if s.shape[-2:] == t.shape[-2:]:
@@ -295,13 +495,27 @@ class RADIODistiller(BaseDistiller):
         Each is multiplied by ``distill_weight``, the teacher's
         ``teacher_loss_weights`` entry and its ``summary_weight`` / ``feature_weight``.
         """
+        loaded = inputs
         inputs = self._train_inputs(inputs)
-        out = self.extract_feat(inputs)
+        # Teachers distilled from their own student pass (student_input_size), grouped
+        # by (size, batch) so that teachers sharing one share the pass.
+        groups: Dict[tuple, List[str]] = OrderedDict()
+        for name in self.teacher_names:
+            opt = self.options[name]
+            key = (None if opt['student_input_size'] is None
+                   else (_size(opt['student_input_size']), opt['student_batch']))
+            groups.setdefault(key, []).append(name)
+        passes = {}
+        for key, names in groups.items():
+            x = inputs if key is None else self._student_pass_inputs(loaded, *key)
+            passes[key] = (x, self.extract_feat(x, names=names))
         losses = OrderedDict()
         for name in self.teacher_names:
             opt = self.options[name]
+            key = next(k for k, v in groups.items() if name in v)
+            x, out = passes[key]
             weight = self.distill_weight * self.teacher_loss_weights.get(name, 1.0)
-            tgt, pred = self.teacher_targets(name, inputs), out['adaptors'][name]
+            tgt, pred = self.teacher_targets(name, x), out['adaptors'][name]
             if opt['summary']:
                 losses[f'loss_summary_{name}'] = weight * opt['summary_weight'] * \
                     self.summary_loss(pred['summary'], tgt['summary'])

@@ -174,8 +174,10 @@ class RADIOViT(BaseModule):
         cpe (bool): Enable the random crops (False: always resize the grid).
         num_cls_tokens (int): Summary tokens, normally one per teacher with a summary.
         num_registers (int): Register tokens.
-        register_multiple (int, optional): Instead of ``num_registers``, pad the
-            prefix up to a multiple of this (official RADIO option).
+        register_multiple (int, optional): Instead of ``num_registers``, add
+            ``register_multiple - num_cls_tokens % register_multiple`` registers (the
+            official RADIO rule: the prefix becomes a multiple of it, and a prefix that
+            already is one gets ``register_multiple`` more).
         mlp_ratio (float): MLP hidden ratio.
         qkv_bias (bool): Bias in the qkv projection.
         layer_scale_init (float, optional): LayerScale init value (None: off).
@@ -226,7 +228,9 @@ class RADIOViT(BaseModule):
         if output_fmt not in ('NCHW', 'NLC'):
             raise ValueError(f"RADIOViT: output_fmt must be 'NCHW' or 'NLC', got {output_fmt!r}")
         if register_multiple and not num_registers:
-            num_registers = (-num_cls_tokens) % register_multiple
+            # As the official ClsToken: a prefix that is already a multiple still gets a
+            # full set (8 summary tokens + 8 registers with register_multiple=8).
+            num_registers = register_multiple - num_cls_tokens % register_multiple
         self.embed_dim = embed_dim
         self.depth = depth
         self.patch_size = patch_size

@@ -1,6 +1,7 @@
 """Frozen teachers returning feature levels of (B, C, h, w) maps."""
 from .base_teacher import IMAGENET_MEAN_255, IMAGENET_STD_255, BaseTeacher
 from .open_clip_teacher import OpenCLIPTeacher
+from .radio_teacher import RADIOTeacher
 from .sam_teacher import SAMTeacher
 from .timm_cnn_teacher import TimmCNNTeacher
 from .timm_vit_teacher import TimmViTTeacher
@@ -15,7 +16,7 @@ from .utils import (
 
 __all__ = [
     'BaseTeacher', 'TimmViTTeacher', 'SAMTeacher', 'TimmCNNTeacher', 'TorchvisionTeacher',
-    'OpenCLIPTeacher', 'IMAGENET_MEAN_255', 'IMAGENET_STD_255', 'CheckpointMismatchError',
+    'OpenCLIPTeacher', 'RADIOTeacher', 'IMAGENET_MEAN_255', 'IMAGENET_STD_255', 'CheckpointMismatchError',
     'default_out_indices', 'load_state_dict_file', 'load_state_dict_strict',
     'load_timm_checkpoint'
 ]

@@ -92,6 +92,9 @@ class OpenCLIPTeacher(BaseTeacher):
                 kwargs['vision_cfg'] = dict(kwargs['vision_cfg'], image_size=img_size)
             else:
                 kwargs['force_image_size'] = img_size
+        # open_clip moves the model to `device` at the end of create_model: keep the
+        # current default device so that weightless builds (meta device) work.
+        kwargs.setdefault('device', torch.get_default_device())
         clip = open_clip.create_model(model_name, pretrained=pretrained_tag if use_hub else None,
                                       **kwargs)
         self.visual = clip.visual

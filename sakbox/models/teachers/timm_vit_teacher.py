@@ -1,6 +1,7 @@
 """Frozen timm ViT teachers: supervised ViTs, DINOv2, CLIP (timm ports), ..."""
 from typing import List, Optional, Sequence, Tuple, Union
 
+import torch
 from mmengine.logging import print_log
 from torch import Tensor
 
@@ -64,6 +65,13 @@ class TimmViTTeacher(BaseTeacher):
         std (Sequence[float], optional): Teacher std, RGB 0-255 (same default rule).
         model_kwargs (dict, optional): Extra ``timm.create_model`` kwargs (e.g.
             ``depth``/``embed_dim``/``num_heads`` for tiny tests).
+        final_norm (bool): Apply the model's final norm to the returned levels. With
+            the last block as the last level this is DINOv2's ``x_norm_patchtokens``,
+            the dense target of the official RADIO ``DinoWrapper``. Default False (SAK:
+            un-normed block outputs).
+        with_summary (bool): Keep the final norm and provide
+            :meth:`forward_with_summary`: the normed class token of the last level
+            (DINOv2's ``x_norm_clstoken``, RADIO's DINOv2 summary target).
     """
 
     def __init__(self,
@@ -76,7 +84,8 @@ class TimmViTTeacher(BaseTeacher):
                  input_std: Sequence[float] = IMAGENET_STD_255,
                  mean: Optional[Sequence[float]] = None,
                  std: Optional[Sequence[float]] = None,
-                 model_kwargs: Optional[dict] = None) -> None:
+                 model_kwargs: Optional[dict] = None, final_norm: bool = False,
+                 with_summary: bool = False) -> None:
         super().__init__(input_mean=input_mean, input_std=input_std)
         if arch.split('.')[0].startswith('samvit'):
             raise ValueError(f'{arch} is a SAM image encoder: use SAMTeacher, which applies '
@@ -90,7 +99,12 @@ class TimmViTTeacher(BaseTeacher):
             raise TypeError(f'{arch} ({type(self.model).__name__}) is not a timm ViT with '
                             'blocks/forward_intermediates; use TimmCNNTeacher for CNNs.')
         out_indices = resolve_out_indices(out_indices, len(self.model.blocks))
-        self.model.prune_intermediate_layers(out_indices, prune_norm=True, prune_head=True)
+        self.final_norm, self.with_summary = bool(final_norm), bool(with_summary)
+        if self.with_summary and getattr(self.model, 'cls_token', None) is None:
+            raise ValueError(f'{arch}: with_summary=True needs a class token; this model '
+                             'has none')
+        self.model.prune_intermediate_layers(
+            out_indices, prune_norm=not (self.final_norm or self.with_summary), prune_head=True)
         cfg = self.model.pretrained_cfg
         mean, std = resolve_stats(mean, std, cfg.get('mean', (0.485, 0.456, 0.406)),
                                   cfg.get('std', (0.229, 0.224, 0.225)))
@@ -111,5 +125,39 @@ class TimmViTTeacher(BaseTeacher):
     def extract_features(self, x: Tensor) -> List[Tensor]:
         """Block outputs at ``out_indices`` as (B, C, H // p, W // p) maps."""
         return self.model.forward_intermediates(
-            x, indices=self.out_indices, intermediates_only=True, norm=False,
+            x, indices=self.out_indices, intermediates_only=True, norm=self.final_norm,
             output_fmt='NCHW')
+
+    @property
+    def summary_dim(self) -> Optional[int]:
+        """Width of the normed class token (None without ``with_summary``)."""
+        return self.model.embed_dim if self.with_summary else None
+
+    @torch.no_grad()
+    def forward_with_summary(self, inputs: Tensor) -> Tuple[List[Tensor], Tensor]:
+        """Feature levels and the normed class token of the last level, in one pass.
+
+        Args:
+            inputs (Tensor): (B, 3, H, W) normalised by the student's preprocessor.
+
+        Returns:
+            tuple: ``num_levels`` maps (B, C, h, w) and the summary (B, C).
+        """
+        if not self.with_summary:
+            raise RuntimeError(f'{self.arch}: built with with_summary=False (its final norm '
+                               'may be pruned); build it with with_summary=True')
+        if inputs.dim() != 4 or inputs.shape[1] != 3:
+            raise ValueError(f'{type(self).__name__} expects (B, 3, H, W) inputs, got '
+                             f'{tuple(inputs.shape)}')
+        x = self.preprocess(self.convert_input(inputs))
+        pairs = self.model.forward_intermediates(
+            x, indices=self.out_indices, intermediates_only=True, norm=False,
+            output_fmt='NCHW', return_prefix_tokens=True)
+        norm = self.model.norm
+        summary = norm(pairs[-1][1][:, 0])  # class token first, registers after
+        feats = []
+        for f, _ in pairs:
+            if self.final_norm:  # the norm is per token: apply it on (B, h, w, C)
+                f = norm(f.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+            feats.append(f.contiguous())
+        return feats, summary

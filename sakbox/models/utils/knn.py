@@ -86,7 +86,11 @@ def image_folder_loader(data_root: str, img_size: int, batch_size: int = 32,
 
 
 def _embedding(out: dict, feature: str, model: nn.Module) -> Tensor:
-    if feature == 'summary':  # all summary tokens, concatenated (official RADIO backbone)
+    if feature == 'summary':  # the official backbone summary: teachers with use_summary
+        if hasattr(model, 'backbone_summary'):
+            return model.backbone_summary(out['summary'])
+        return out['summary'].flatten(1)
+    if feature == 'summary:all':  # every summary token, concatenated
         return out['summary'].flatten(1)
     if feature == 'features':
         return out['features'].float().mean(dim=(2, 3))
@@ -95,7 +99,7 @@ def _embedding(out: dict, feature: str, model: nn.Module) -> Tensor:
         return out['summary'][:, model.summary_slots[name]]
     if kind == 'adaptor' and name in out.get('adaptors', {}):
         return out['adaptors'][name]['summary']
-    raise KeyError(f'unknown feature {feature!r}: use "summary", "features", '
+    raise KeyError(f'unknown feature {feature!r}: use "summary", "summary:all", "features", '
                    f'"summary:<teacher>" or "adaptor:<teacher>" with teachers '
                    f'{sorted(out.get("adaptors", {}))}')
 
@@ -110,7 +114,9 @@ def extract_embeddings(model: nn.Module, dataloader, feature: str = 'summary',
             ``extract_feat(inputs, denormalize=True)``).
         dataloader: Yields MMEngine batches ``dict(inputs, data_samples)`` whose
             samples carry ``gt_label`` in their metainfo.
-        feature (str): ``'summary'`` (all summary tokens), ``'summary:<teacher>'``
+        feature (str): ``'summary'`` (the official backbone summary: the tokens of
+            ``model.backbone_summary_slots`` concatenated), ``'summary:all'`` (every
+            summary token), ``'summary:<teacher>'``
             (that teacher's token), ``'adaptor:<teacher>'`` (the adaptor's summary in
             the teacher's space, e.g. CLIP's image embedding) or ``'features'``
             (mean-pooled spatial features).

@@ -43,8 +43,10 @@ def build_open_clip_text_model(teacher_cfg: dict, seed: int = 0) -> Tuple[nn.Mod
 
     Uses the ``OpenCLIPTeacher`` keys ``model_name``, ``pretrained_tag``,
     ``pretrained``, ``checkpoint`` (a *full* open_clip state dict, text tower
-    included) and ``model_kwargs``. The random init is seeded so that untrained
-    towers (tests) are reproducible.
+    included), ``img_size`` and ``model_kwargs``, the way the teacher does. The
+    random init is seeded so that untrained towers (tests) are reproducible: with
+    the seed the distiller built the teacher with (``teacher_init_seed`` + its
+    index) a random teacher's text tower is the one that belongs to its image tower.
 
     Args:
         teacher_cfg (dict): The CLIP teacher's config.
@@ -59,6 +61,11 @@ def build_open_clip_text_model(teacher_cfg: dict, seed: int = 0) -> Tuple[nn.Mod
     tag, ckpt = cfg.get('pretrained_tag'), cfg.get('checkpoint')
     use_hub = bool(cfg.get('pretrained')) and ckpt is None
     kwargs = dict(cfg.get('model_kwargs') or {})
+    if cfg.get('img_size') is not None:  # as OpenCLIPTeacher: the same random init order
+        if 'vision_cfg' in kwargs:
+            kwargs['vision_cfg'] = dict(kwargs['vision_cfg'], image_size=cfg['img_size'])
+        else:
+            kwargs['force_image_size'] = cfg['img_size']
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = open_clip.create_model(name, pretrained=tag if use_hub else None, **kwargs)

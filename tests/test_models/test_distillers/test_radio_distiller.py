@@ -49,6 +49,14 @@ class RadioStubSummaryTeacher(RadioStubTeacher):
         return levels, self.proj(levels[-1].amax(dim=(2, 3)))
 
 
+@MODELS.register_module(name='RadioStubUnbuildableTeacher', force=True)
+class RadioStubUnbuildableTeacher(RadioStubSummaryTeacher):
+    """A summary teacher whose build always fails (e.g. a missing dependency)."""
+
+    def __init__(self, **kwargs) -> None:
+        raise ImportError('no module named fancy_backbone')
+
+
 STUDENT = dict(type='RADIOViT', arch=dict(embed_dim=32, depth=2, num_heads=2), patch_size=8,
                max_img_size=64)
 
@@ -242,3 +250,113 @@ def test_reduced_distillation_check_learns_random_teachers():
             assert before[key] < 0.3, (name, key, before)
             assert after[key] > 0.8, (name, key, after)
         assert after['spatial_cos_raw'] > 0.8, (name, after)
+
+
+def test_summary_width_of_an_unbuildable_teacher_raises_naming_it():
+    teachers = dict(a=dict(type='RadioStubSummaryTeacher', dim=12, summary_dim=20),
+                    z=dict(type='RadioStubUnbuildableTeacher'))
+    with pytest.raises(RuntimeError, match="summary width of teacher 'z'.*fancy_backbone.*"
+                                           r'teacher_options\.z\.summary_channels'):
+        _model(teachers=teachers, build_teachers=False, teacher_dims=dict(z=[8, 8]))
+    model = _model(teachers=teachers, build_teachers=False, teacher_dims=dict(z=[8, 8]),
+                   teacher_options=dict(z=dict(summary_channels=24)))
+    assert model.adaptors['z'].summary_channels == 24
+    # a class without any summary method needs no build: mean-pooled feature width
+    model = _model(teachers=dict(b=dict(type='RadioStubTeacher', dim=16)), build_teachers=False)
+    assert model.adaptors['b'].summary_channels == 16
+    assert 'no summary of its own' in model.summary_width_source['b']
+    # an opt-in summary left off in the config: known without building the teacher
+    vit = dict(type='TimmViTTeacher', arch='vit_small_patch16_224', out_indices=[7],
+               model_kwargs=dict(embed_dim=24, depth=2, num_heads=2))  # not buildable
+    model = _model(teachers=dict(v=vit), build_teachers=False, teacher_dims=dict(v=[24]))
+    assert model.adaptors['v'].summary_channels == 24
+    with pytest.raises(RuntimeError, match="summary width of teacher 'v'.*out of range"):
+        _model(teachers=dict(v=dict(vit, with_summary=True)), build_teachers=False,
+               teacher_dims=dict(v=[24]))
+
+
+def test_test_time_build_has_the_trained_widths_and_loads_strictly():
+    trained = _model()
+    test = _model(build_teachers=False)
+    assert test.summary_width_source['a'].startswith('RadioStubSummaryTeacher.summary_dim')
+    assert {k: tuple(v.shape) for k, v in test.state_dict().items()} == \
+        {k: tuple(v.shape) for k, v in trained.state_dict().items()}
+    assert not test.load_state_dict(trained.state_dict(), strict=True).missing_keys
+    other = _model(build_teachers=False, teacher_options=dict(a=dict(summary_channels=24)))
+    with pytest.raises(RuntimeError, match="teacher 'a': the summary adaptor has 20 outputs in "
+                                           r'the checkpoint, 24 in this model.*'
+                                           r'teacher_options\.a\.summary_channels=20'):
+        other.load_state_dict(trained.state_dict())
+
+
+def test_summary_slots_travel_with_the_weights():
+    trained = _model()
+    assert trained.state_dict()['adaptors.b.summary_slot'] == 1
+    # MMEngine writes configs back with sorted keys: here the teachers come b, a.
+    swapped = _model(teachers=dict(b=dict(type='RadioStubTeacher', dim=16, patch=4),
+                                   a=dict(type='RadioStubSummaryTeacher', dim=12,
+                                          summary_dim=20)), build_teachers=False)
+    assert swapped.summary_slots == dict(b=0, a=1)
+    swapped.load_state_dict(trained.state_dict(), strict=True)
+    assert swapped.summary_slots == dict(a=0, b=1)
+    trained.eval()
+    swapped.eval()
+    x = torch.randn(1, 3, 16, 16)
+    a, b = trained.extract_feat(x), swapped.extract_feat(x)
+    for name in ('a', 'b'):
+        torch.testing.assert_close(a['adaptors'][name]['summary'], b['adaptors'][name]['summary'])
+    # checkpoints from before the slots were saved keep the config's slots
+    old = {k: v for k, v in trained.state_dict().items() if not k.endswith('summary_slot')}
+    fresh = _model(build_teachers=False)
+    assert not fresh.load_state_dict(old, strict=True).missing_keys
+    assert fresh.summary_slots == dict(a=0, b=1)
+    bad = dict(trained.state_dict(), **{'adaptors.a.summary_slot': torch.tensor(5)})
+    with pytest.raises(RuntimeError, match='summary_slot=5 in the checkpoint, but the student '
+                                           'has 2 summary tokens'):
+        fresh.load_state_dict(bad)
+
+
+def test_backbone_summary_and_knn_features():
+    from sakbox.models.utils.knn import _embedding
+    model = _model(teacher_options=dict(b=dict(summary=False)),
+                   student=dict(STUDENT, num_cls_tokens=3))
+    assert model.backbone_summary_slots == [0]
+    model.eval()
+    out = model.extract_feat(torch.randn(2, 3, 16, 16))
+    torch.testing.assert_close(_embedding(out, 'summary', model), out['summary'][:, 0])
+    assert _embedding(out, 'summary:all', model).shape == (2, 3 * 32)
+    # converted official checkpoints give the official summary_idxs
+    model = _model(backbone_summary_slots=[0, 2], student=dict(STUDENT, num_cls_tokens=3))
+    emb = _embedding(out, 'summary', model)
+    torch.testing.assert_close(emb, torch.cat([out['summary'][:, 0], out['summary'][:, 2]], 1))
+    with pytest.raises(ValueError, match=r'backbone_summary_slots \[5\] out of range'):
+        _model(backbone_summary_slots=[5])
+
+
+def test_teacher_distilled_from_a_high_resolution_student_pass():
+    """RADIOv2.5's SAM: its own student pass at a high resolution on part of the batch."""
+    model = _model(train_resolutions=[16],
+                   teacher_options=dict(b=dict(student_input_size=48, student_batch=1)))
+    model.eval()  # deterministic student (no CPE crops): compare with a reference
+    x = torch.randn(2, 3, 32, 32)
+    losses = model.loss(x)
+    assert model.teachers['a'].seen_sizes[-1] == (16, 16)  # the low-resolution pass
+    assert model.teachers['b'].seen_sizes[-1] == (48, 48)
+    hi = F.interpolate(x[:1], size=(48, 48), mode='bilinear', align_corners=False,
+                       antialias=True)
+    pred = model.extract_feat(hi, names=['b'])
+    assert set(pred['adaptors']) == {'b'}
+    tgt = model.teacher_targets('b', hi)
+    assert tgt['features'].shape[0] == 1
+    s = F.interpolate(pred['adaptors']['b']['features'], size=tgt['features'].shape[-2:],
+                      mode='bilinear', align_corners=False)
+    ref = 0.9 * (1 - F.cosine_similarity(s, tgt['features'], dim=1)).mean() + \
+        0.1 * F.smooth_l1_loss(s, tgt['features'])
+    torch.testing.assert_close(losses['loss_spatial_b'], ref)
+    ref_sum = (1 - F.cosine_similarity(pred['adaptors']['b']['summary'],
+                                       tgt['summary'])).mean()
+    torch.testing.assert_close(losses['loss_summary_b'], ref_sum)
+    sum(losses.values()).backward()
+    assert model.adaptors['b'].feature_mlp.fc1.weight.grad is not None
+    with pytest.raises(ValueError, match='student_batch=0 needs a student_input_size'):
+        _model(teacher_options=dict(b=dict(student_input_size=48, student_batch=0)))

@@ -38,10 +38,15 @@ def test_registry_nlc_and_bad_size():
         RADIOViT(arch='enormous')
 
 
-def test_register_multiple():
-    model = _model(num_cls_tokens=3, register_multiple=8)
-    assert model.num_prefix_tokens == 8 and model.num_cls_tokens == 3
-    assert model.patch_generator.cls_token.shape == (8, 32)
+@pytest.mark.parametrize('num_cls, num_registers', [(3, 5), (2, 6), (4, 4), (8, 8), (1, 7)])
+def test_register_multiple_follows_the_official_rule(num_cls, num_registers):
+    # official ClsToken: register_multiple - num_tokens % register_multiple (8 -> 8 more)
+    model = _model(num_cls_tokens=num_cls, register_multiple=8)
+    assert model.num_cls_tokens == num_cls
+    assert model.patch_generator.num_registers == num_registers
+    assert model.patch_generator.cls_token.shape == (num_cls + num_registers, 32)
+    assert _model(num_cls_tokens=num_cls, register_multiple=8,
+                  num_registers=3).patch_generator.num_registers == 3  # explicit count wins
 
 
 def test_inference_pos_embed_is_resized_window():

@@ -98,3 +98,13 @@ def test_summary_equals_open_clip_encode_image(tmp_path):
         expected = clip.encode_image(t.preprocess(t.convert_input(x)))
     torch.testing.assert_close(summary, expected)
     assert not summary.requires_grad
+
+
+def test_builds_on_the_meta_device_with_the_real_summary_width():
+    """Weightless builds (how distillers read widths without teachers) must work."""
+    with torch.device('meta'):
+        t = OpenCLIPTeacher('ViT-B-16', img_size=32, model_kwargs=NATIVE, with_summary=True)
+    assert t.visual.proj.is_meta
+    assert t.summary_dim == 16 and t.embed_dims == [32] * len(t.out_indices)
+    real = OpenCLIPTeacher('ViT-B-16', img_size=32, model_kwargs=NATIVE, with_summary=True)
+    assert not real.visual.proj.is_meta and real.summary_dim == 16

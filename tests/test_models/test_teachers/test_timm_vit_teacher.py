@@ -84,3 +84,43 @@ def test_checkpoint_mismatch_names_keys_and_file(tmp_path):
         TimmViTTeacher('vit_base_patch16_384', img_size=32, checkpoint=path, model_kwargs=TINY)
     msg = str(err.value)
     assert 'broken.pth' in msg and 'blocks.1.attn.qkv.weight' in msg and 'blocks.9.extra' in msg
+
+
+@pytest.mark.parametrize('final_norm', [False, True])
+def test_dinov2_normed_tokens_as_the_official_radio_wrapper(tmp_path, final_norm):
+    """with_summary: x_norm_clstoken; final_norm: x_norm_patchtokens (official DinoWrapper)."""
+    arch = 'vit_small_patch14_reg4_dinov2'
+    torch.manual_seed(0)
+    ref = timm.create_model(arch, img_size=28, num_classes=0, dynamic_img_size=True,
+                            **TINY).eval()
+    with torch.no_grad():  # a non-trivial final norm
+        ref.norm.weight.add_(torch.randn(32) * 0.3)
+        ref.norm.bias.add_(torch.randn(32) * 0.3)
+    path = str(tmp_path / 'dinov2.pth')
+    torch.save(ref.state_dict(), path)
+    t = TimmViTTeacher(arch, img_size=28, checkpoint=path, model_kwargs=TINY,
+                       final_norm=final_norm, with_summary=True)
+    assert t.summary_dim == 32
+    x = torch.randn(2, 3, 42, 28)
+    feats, summary = t.forward_with_summary(x)
+    with torch.no_grad():
+        tokens = ref.forward_features(t.preprocess(t.convert_input(x)))  # normed
+    x_norm_clstoken = tokens[:, 0]
+    x_norm_patchtokens = tokens[:, ref.num_prefix_tokens:].transpose(1, 2).reshape(2, 32, 3, 2)
+    torch.testing.assert_close(summary, x_norm_clstoken)
+    if final_norm:
+        torch.testing.assert_close(feats[-1], x_norm_patchtokens)
+    else:
+        assert not torch.allclose(feats[-1], x_norm_patchtokens, atol=1e-3)
+    for a, b in zip(feats, t(x)):  # the same levels as the plain forward
+        torch.testing.assert_close(a, b)
+
+
+def test_sak_default_is_unchanged_and_summary_needs_the_option():
+    t = TimmViTTeacher('vit_small_patch14_dinov2', img_size=28, model_kwargs=TINY)
+    assert isinstance(t.model.norm, torch.nn.Identity) and t.summary_dim is None
+    with pytest.raises(RuntimeError, match='with_summary=True'):
+        t.forward_with_summary(torch.randn(1, 3, 28, 28))
+    with pytest.raises(ValueError, match='needs a class token'):
+        TimmViTTeacher('vit_base_patch16_384', img_size=32, with_summary=True,
+                       model_kwargs=dict(TINY, class_token=False, global_pool='avg'))
