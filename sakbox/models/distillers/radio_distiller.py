@@ -107,7 +107,7 @@ class RADIODistiller(BaseDistiller):
                              f'got {feature_match!r}')
         self.feature_match = feature_match
         self.build_teachers_for_test = build_teachers_for_test
-        self._teacher_cfgs = {n: self._teacher_cfg(c, {}) for n, c in teachers.items()}
+        self._teacher_cfgs = {n: self._teacher_cfg(c, {}, n) for n, c in teachers.items()}
         self.options = self._parse_options(teacher_options or {})
         with_summary = [n for n in self.teacher_names if self.options[n]['summary']]
         self.summary_slots = {n: i if self.options[n]['summary_slot'] is None
