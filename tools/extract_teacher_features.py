@@ -153,7 +153,7 @@ def build_teachers(model_cfg: ConfigDict) -> Tuple[Dict[str, torch.nn.Module],
     teachers, cfgs = {}, {}
     for i, (name, tcfg) in enumerate((model_cfg.get('teachers') or {}).items()):
         tcfg = BaseDistiller._teacher_cfg(tcfg.to_dict() if hasattr(tcfg, 'to_dict')
-                                          else dict(tcfg), preproc_cfg)
+                                          else dict(tcfg), preproc_cfg, name)
         init_seed = None if seed is None else seed + i
         teacher = BaseDistiller._build_seeded(tcfg, init_seed)
         teachers[name] = teacher.requires_grad_(False).eval()

@@ -28,6 +28,15 @@ def _build_meta(model_cfg):
         return MODELS.build(model_cfg)
 
 
+@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
+def test_teachers_get_their_own_input_normalisation(path):
+    """AM-RADIO conditions each teacher's input its own way: input_norm='teacher'."""
+    from sakbox.models.teachers import fill_input_norm
+    teachers = Config.fromfile(path).model.get('teachers') or {}
+    for name, teacher in teachers.items():
+        assert fill_input_norm(teacher.to_dict())['input_norm'] == 'teacher', name
+
+
 @pytest.mark.parametrize('path', FULL, ids=osp.basename)
 def test_full_size_configs_build_for_test_on_meta(path):
     cfg = Config.fromfile(path)

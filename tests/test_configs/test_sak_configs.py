@@ -73,12 +73,38 @@ def test_config_parses_with_expected_recipe(path):
             assert cfg.model.student.img_size == (512, 512)
 
 
+@pytest.mark.parametrize('path', SAK_CONFIGS, ids=osp.basename)
+def test_every_teacher_receives_the_student_input(path):
+    """The official code feeds every teacher the student's normalised batch as it is."""
+    cfg = Config.fromfile(path)
+    teacher_sets = {'model.teachers': cfg.model.teachers}
+    dataset = (cfg.get('train_dataloader') or {}).get('dataset') or {}
+    if dataset.get('type') == 'TeacherFeatureCacheDataset':
+        teacher_sets['train_dataloader.dataset.teachers'] = dataset.teachers
+    for where, teachers in teacher_sets.items():
+        for name, teacher in teachers.items():
+            assert teacher.get('input_norm') == 'student', f'{where}.{name}.input_norm'
+
+
+def test_teacher_norm_variant_is_the_demo_with_only_input_norm_changed():
+    demo = Config.fromfile(osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_synthetic-nyud.py'))
+    variant = Config.fromfile(osp.join(ROOT, 'tests', 'fixtures', 'configs',
+                                       'sak_vit-tiny_synthetic-nyud_teacher-norm.py'))
+    assert {n: t.input_norm for n, t in variant.model.teachers.items()} == dict(
+        dinov2='teacher', clip='teacher', sam='teacher')
+    for teacher in variant.model.teachers.values():
+        teacher.input_norm = 'student'
+    assert variant.to_dict() == demo.to_dict()
+
+
 @pytest.mark.parametrize('path', [c for c in SAK_CONFIGS if 'tiny' not in c], ids=osp.basename)
 def test_full_size_configs_build_on_meta(path):
     cfg = Config.fromfile(path)
     model = build(no_pretrained(cfg.model), meta=True)
     width = 1024 if 'vit-l' in path else 768
     assert model.teacher_dims == {t: [width] * 4 for t in ('dinov2', 'clip', 'sam')}
+    if model.teachers is not None:  # cached configs build none
+        assert {t.input_norm for t in model.teachers.values()} == {'student'}
     assert model.student.embed_dim == width
     if cfg.model.type == 'MultiTaskDistiller':
         for task, head in model.decode_heads.items():

@@ -41,9 +41,9 @@ def fake_feats(image, view):
     return {n: [torch.randn(*s, generator=g) for s in lv] for n, lv in LEVELS.items()}
 
 
-def write_cache(cache_dir, img_root, shards=None):
+def write_cache(cache_dir, img_root, shards=None, **index_kw):
     """A cache of fake features whose views match the images in ``img_root``."""
-    index = make_index()
+    index = make_index(**index_kw)
     index.save(str(cache_dir))
     for shard in (range(index.num_shards) if shards is None else shards):
         writer = ShardWriter(str(cache_dir), index, shard)
@@ -235,3 +235,30 @@ def test_pipeline_without_seeded_view_is_refused(cache_dir, img_root):
     pipeline = [PIPELINE[0], dict(type='RandomResizedCrop', size=SIZE), PIPELINE[2]]
     with pytest.raises(ValueError, match='exactly one SeededViewCrop'):
         TeacherFeatureCacheDataset(dataset_cfg(img_root, pipeline), str(cache_dir))
+
+
+@pytest.mark.parametrize('cached, configured, match', [
+    ('teacher', None, None),  # unset = the class default, which the cache recorded
+    ('teacher', 'teacher', None),
+    ('student', 'student', None),
+    ('teacher', 'student', "teachers.a.cfg.input_norm is 'teacher' in the cache but "
+                           "'student' in the config"),
+    ('student', None, "teachers.a.cfg.input_norm is 'student' in the cache but 'teacher'"),
+    (None, 'student', "teachers.a.cfg.input_norm is None in the cache"),  # unrecorded
+])
+def test_input_norm_must_match(tmp_path, img_root, cached, configured, match):
+    def cfg(norm):
+        return dict(type='TimmViTTeacher', arch='x', **({} if norm is None
+                                                         else dict(input_norm=norm)))
+    write_cache(tmp_path / 'cache', img_root,
+                teachers={n: dict(cfg=cfg(cached), levels=lv) for n, lv in LEVELS.items()})
+    teachers = {n: cfg(configured) for n in LEVELS}
+
+    def build():
+        return TeacherFeatureCacheDataset(dataset_cfg(img_root), str(tmp_path / 'cache'),
+                                          teachers=teachers)
+    if match is None:
+        assert len(build()) == NUM_IMAGES
+    else:
+        with pytest.raises(ValueError, match=match):
+            build()

@@ -152,6 +152,8 @@ def test_index_records_views_and_shards(setup):
     assert list(index['teachers']) == ['dinov2', 'clip']
     assert index['teachers']['clip']['levels'] == [[32, 2, 2]] * 2
     assert index['teachers']['dinov2']['cfg']['input_std'] == [58.395, 57.12, 57.375]
+    # the config leaves input_norm to the class default: the index spells it out
+    assert {t['cfg']['input_norm'] for t in index['teachers'].values()} == {'teacher'}
     cache = TeacherFeatureCache(str(setup['ref']))
     views = np.load(setup['ref'] / 'shard_00002' / 'views.npy')
     assert views.shape == (2, 2, 7) and list(views[1, 0, :2]) == [60, 48]
@@ -185,6 +187,23 @@ def test_mismatched_cache_raises_naming_the_key(setup, tmp_path):
     with pytest.raises(ValueError, match="key 'teachers.dinov2.init_seed' \\(11 in the cache"):
         tool.main([setup['cfg'], '--out', str(out), '--cfg-options',
                    'model.teacher_init_seed=12'] + ARGS)
+
+
+def test_cache_of_one_input_norm_is_refused_for_the_other(setup, tmp_path):
+    out = tmp_path / 'cache'
+    shutil.copytree(setup['ref'], out)
+    with pytest.raises(ValueError, match="key 'teachers.clip.cfg' .*'input_norm': 'teacher'"):
+        tool.main([setup['cfg'], '--out', str(out), '--cfg-options',
+                   'model.teachers.clip.input_norm=student'] + ARGS)
+    cfg = Config.fromfile(setup['cfg'])
+    teachers = cfg.model.teachers.to_dict()
+    teachers['clip']['input_norm'] = 'student'
+    pipeline = tool.extraction_pipeline(cfg.train_dataloader.dataset.pipeline, seed=0)
+    ds = dict(cfg.train_dataloader.dataset.to_dict(), pipeline=pipeline)
+    init_default_scope('sakbox')
+    with pytest.raises(ValueError, match="teachers.clip.cfg.input_norm is 'teacher' in the "
+                                         "cache but 'student' in the config"):
+        TeacherFeatureCacheDataset(ds, str(setup['ref']), teachers=teachers)
 
 
 def test_random_pipeline_steps_are_refused():

@@ -19,10 +19,16 @@ student = dict(
     down_ratio=4,
     aligner='auto',
     router=dict(type='MoRRouter', noisy_gating=True))
+# Every teacher receives the student's ImageNet-normalised input as it is
+# (input_norm='student'), as the official code does; input_norm='teacher' would
+# re-normalise it to each teacher's own stats (CLIP's for the CLIP teacher).
 teachers = dict(
-    dinov2=dict(type='TimmViTTeacher', arch='vit_base_patch14_dinov2.lvd142m', pretrained=True),
-    clip=dict(type='TimmViTTeacher', arch='vit_base_patch16_clip_384', pretrained=True),
-    sam=dict(type='SAMTeacher', arch='samvit_base_patch16', long_side=1024, pretrained=True))
+    dinov2=dict(type='TimmViTTeacher', arch='vit_base_patch14_dinov2.lvd142m', pretrained=True,
+                input_norm='student'),
+    clip=dict(type='TimmViTTeacher', arch='vit_base_patch16_clip_384', pretrained=True,
+              input_norm='student'),
+    sam=dict(type='SAMTeacher', arch='samvit_base_patch16', long_side=1024, pretrained=True,
+             input_norm='student'))
 model = dict(
     type='MultiTaskDistiller',
     data_preprocessor=data_preprocessor,

@@ -17,13 +17,16 @@ student = dict(
     down_ratio=4,
     aligner='auto',
     router=dict(type='MoRRouter', noisy_gating=True))
+# As in the official code, every teacher receives the student's ImageNet-normalised
+# input as it is (input_norm='student'); the CLIP teacher's own stats are CLIP's.
 teachers = dict(
     dinov2=dict(type='TimmViTTeacher', arch='vit_small_patch14_dinov2', pretrained=False,
-                model_kwargs=tiny),
+                model_kwargs=tiny, input_norm='student'),
     clip=dict(type='TimmViTTeacher', arch='vit_base_patch16_clip_384', pretrained=False,
-              model_kwargs=tiny),
+              model_kwargs=tiny, input_norm='student'),
     sam=dict(type='SAMTeacher', arch='samvit_base_patch16', long_side=128, pretrained=False,
-             model_kwargs=dict(tiny, window_size=4, global_attn_indexes=(1, 3))))
+             model_kwargs=dict(tiny, window_size=4, global_attn_indexes=(1, 3)),
+             input_norm='student'))
 model = dict(
     type='MultiTaskDistiller',
     data_preprocessor=data_preprocessor,

@@ -209,7 +209,10 @@ def compare_teacher_cfg(cached_cfg: dict, expected_cfg: dict, where: str, name: 
     """Check that ``expected_cfg`` (a config's teacher dict) agrees with the cached one.
 
     Only keys present in ``expected_cfg`` are compared, so a config that
-    leaves ``input_mean`` to the distiller still matches.
+    leaves ``input_mean`` to the distiller still matches. ``input_norm`` is
+    always compared: a config that leaves it unset means the class default
+    (what the distiller builds and the extractor records), so features
+    extracted with one input normalisation are never read for the other.
 
     Args:
         cached_cfg (dict): ``index.teachers[name]['cfg']``.
@@ -220,7 +223,10 @@ def compare_teacher_cfg(cached_cfg: dict, expected_cfg: dict, where: str, name: 
     Raises:
         ValueError: Naming the first differing key.
     """
-    expected_cfg = to_jsonable(copy.deepcopy(expected_cfg))
+    # Imported here: reading a cache index must not pull in the model stack at import.
+    from sakbox.models.teachers.base_teacher import fill_input_norm
+    expected_cfg = to_jsonable(fill_input_norm(copy.deepcopy(expected_cfg),
+                                               f'teachers.{name}'))
     for key, value in expected_cfg.items():
         if cached_cfg.get(key) != value:
             raise ValueError(f'{where}: teachers.{name}.cfg.{key} is '

@@ -13,6 +13,7 @@ from torch import Tensor
 from sakbox.engine.optim_wrappers import PRECISION_DTYPES, resolve_precision
 from sakbox.registry import MODELS
 
+from ..teachers.base_teacher import fill_input_norm
 from ..utils.pos_embed import resample_pos_embeds_in_state_dict
 
 ConfigType = Union[dict, nn.Module]
@@ -109,7 +110,8 @@ class BaseDistiller(BaseModel):
         self.teacher_precision = teacher_precision
         self.distill_loss = MODELS.build(distill_loss) if distill_loss else None
 
-        cfgs = {name: self._teacher_cfg(cfg, preproc_cfg) for name, cfg in teachers.items()}
+        cfgs = {name: self._teacher_cfg(cfg, preproc_cfg, name)
+                for name, cfg in teachers.items()}
         built: Optional[nn.ModuleDict] = None
         if build_teachers and cfgs:
             built = nn.ModuleDict()
@@ -122,13 +124,27 @@ class BaseDistiller(BaseModel):
 
     # ------------------------------------------------------------------ teachers
     @staticmethod
-    def _teacher_cfg(cfg: dict, preproc_cfg: dict) -> dict:
+    def _teacher_cfg(cfg: dict, preproc_cfg: dict, name: str = 'teacher') -> dict:
+        """The config a teacher is built (and recorded) with.
+
+        The student's normalisation is passed on as ``input_mean``/``input_std``
+        (teachers that re-normalise undo it) unless set, and ``input_norm`` is
+        spelled out (its class default if unset) so that built configs and
+        cache records say what the network receives.
+
+        Args:
+            cfg (dict): The teacher's config.
+            preproc_cfg (dict): The data preprocessor's config (``mean``/``std``).
+            name (str): The teacher's name, quoted in errors (``teachers.<name>``).
+
+        Returns:
+            dict: A completed copy of ``cfg``.
+        """
         cfg = copy.deepcopy(dict(cfg))
-        # Teachers undo the student's normalisation: pass it on unless set.
         for src, dst in (('mean', 'input_mean'), ('std', 'input_std')):
             if preproc_cfg.get(src) is not None and dst not in cfg:
                 cfg[dst] = list(preproc_cfg[src])
-        return cfg
+        return fill_input_norm(cfg, f'teachers.{name}')
 
     @staticmethod
     def _build_seeded(cfg: dict, seed: Optional[int]) -> nn.Module:

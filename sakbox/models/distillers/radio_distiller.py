@@ -154,7 +154,7 @@ class RADIODistiller(BaseDistiller):
                              f'got {feature_match!r}')
         self.feature_match = feature_match
         self.build_teachers_for_test = build_teachers_for_test
-        self._teacher_cfgs = {n: self._teacher_cfg(c, {}) for n, c in teachers.items()}
+        self._teacher_cfgs = {n: self._teacher_cfg(c, {}, n) for n, c in teachers.items()}
         #: ``name -> where the summary width came from`` (quoted in loading errors).
         self.summary_width_source: Dict[str, str] = {}
         self.options = self._parse_options(teacher_options or {})

@@ -1,5 +1,12 @@
 """Frozen teachers returning feature levels of (B, C, h, w) maps."""
-from .base_teacher import IMAGENET_MEAN_255, IMAGENET_STD_255, BaseTeacher
+from .base_teacher import (
+    DEFAULT_INPUT_NORM,
+    IMAGENET_MEAN_255,
+    IMAGENET_STD_255,
+    INPUT_NORMS,
+    BaseTeacher,
+    fill_input_norm,
+)
 from .open_clip_teacher import OpenCLIPTeacher
 from .radio_teacher import RADIOTeacher
 from .sam_teacher import SAMTeacher
@@ -16,7 +23,8 @@ from .utils import (
 
 __all__ = [
     'BaseTeacher', 'TimmViTTeacher', 'SAMTeacher', 'TimmCNNTeacher', 'TorchvisionTeacher',
-    'OpenCLIPTeacher', 'RADIOTeacher', 'IMAGENET_MEAN_255', 'IMAGENET_STD_255', 'CheckpointMismatchError',
+    'OpenCLIPTeacher', 'RADIOTeacher', 'IMAGENET_MEAN_255', 'IMAGENET_STD_255', 'INPUT_NORMS',
+    'DEFAULT_INPUT_NORM', 'fill_input_norm', 'CheckpointMismatchError',
     'default_out_indices', 'load_state_dict_file', 'load_state_dict_strict',
     'load_timm_checkpoint'
 ]

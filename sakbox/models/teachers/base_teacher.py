@@ -1,5 +1,5 @@
 """Base class of the frozen teachers."""
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -15,16 +15,85 @@ def _as_255(values: Sequence[float]) -> List[float]:
     return [float(v) * 255. for v in values]
 
 
-class BaseTeacher(nn.Module):
-    """A frozen feature extractor that re-normalises the student's input.
+#: What a teacher's network receives (``input_norm``): the student's normalised input
+#: as it is (the official SAK), or that input re-normalised to the teacher's own stats.
+INPUT_NORMS = ('student', 'teacher')
+#: The class default of ``input_norm``: pretrained networks see the statistics they were
+#: trained with (AM-RADIO's rule). SAK configs set ``input_norm='student'`` explicitly.
+DEFAULT_INPUT_NORM = 'teacher'
 
-    The data preprocessor normalises images once, with the *student's* mean/std.
-    Each teacher undoes that and applies its own statistics:
-    ``x_t = (x * input_std + input_mean - mean) / std``, all in RGB 0-255.
+
+def check_input_norm(value, where: str) -> str:
+    """Validate an ``input_norm`` value.
+
+    Args:
+        value: The value given in the config.
+        where (str): What it belongs to, quoted in the error (e.g. ``'teachers.clip'``).
+
+    Returns:
+        str: ``value``, one of :data:`INPUT_NORMS`.
+
+    Raises:
+        ValueError: If ``value`` is not one of :data:`INPUT_NORMS`.
+    """
+    if not isinstance(value, str) or value not in INPUT_NORMS:
+        raise ValueError(f'{where}: input_norm must be one of {INPUT_NORMS} (\'student\': the '
+                         "student's normalised input as it is, the official SAK; 'teacher': "
+                         f"re-normalised to the teacher's own mean/std), got {value!r}")
+    return value
+
+
+def fill_input_norm(cfg: dict, where: str = 'teacher') -> dict:
+    """A teacher config with its ``input_norm`` spelled out (the class default if unset).
+
+    Used wherever a teacher config is recorded or compared (distillers, the
+    teacher-feature cache), so that a config that leaves ``input_norm`` to the
+    class default and one that sets it agree, and a cache records what its
+    teachers received. Configs of classes that are not :class:`BaseTeacher`
+    (or not registered) are returned unchanged.
+
+    Args:
+        cfg (dict): Teacher config with a ``type``.
+        where (str): Name for errors, e.g. ``'teachers.clip'``.
+
+    Returns:
+        dict: A copy of ``cfg``, with ``input_norm`` for :class:`BaseTeacher` types.
+    """
+    cfg = dict(cfg)
+    if 'input_norm' in cfg:
+        check_input_norm(cfg['input_norm'], where)
+        return cfg
+    kind = cfg.get('type')
+    if isinstance(kind, str):
+        from sakbox.registry import MODELS
+        try:
+            kind = MODELS.get(kind)
+        except KeyError:  # not registered: building it will report that
+            return cfg
+    if isinstance(kind, type) and issubclass(kind, BaseTeacher):
+        cfg['input_norm'] = DEFAULT_INPUT_NORM
+    return cfg
+
+
+class BaseTeacher(nn.Module):
+    """A frozen feature extractor fed with the student's normalised input.
+
+    The data preprocessor normalises images once, with the *student's*
+    mean/std (``input_mean``/``input_std``). ``input_norm`` chooses what the
+    teacher's network receives:
+
+    * ``'student'``: that input as it is (the official SAK: every teacher
+      sees the ImageNet-normalised batch, plus its own geometric transform).
+    * ``'teacher'`` (default): re-normalised to the teacher's own statistics,
+      ``x_t = (x * input_std + input_mean - mean) / std``, all in RGB 0-255;
+      ``mean``/``std`` are the subclass's library defaults (timm
+      ``pretrained_cfg``, open_clip, torchvision) unless given.
+
     Teachers stay in eval mode (``train()`` is a no-op), hold no trainable
     parameters and run under ``torch.no_grad()``.
 
-    Subclasses build their network, then call :meth:`_init_teacher` and implement
+    Subclasses build their network, pick their statistics with
+    :meth:`resolve_stats`, then call :meth:`_init_teacher` and implement
     :meth:`extract_features`.
 
     Args:
@@ -32,24 +101,62 @@ class BaseTeacher(nn.Module):
             with, RGB 0-255. Defaults to ImageNet.
         input_std (Sequence[float]): Std the student's inputs were normalised
             with, RGB 0-255. Defaults to ImageNet.
+        input_norm (str): ``'student'`` or ``'teacher'`` (see above). Defaults to
+            ``'teacher'``.
     """
 
     def __init__(self,
                  input_mean: Sequence[float] = IMAGENET_MEAN_255,
-                 input_std: Sequence[float] = IMAGENET_STD_255) -> None:
+                 input_std: Sequence[float] = IMAGENET_STD_255,
+                 input_norm: str = DEFAULT_INPUT_NORM) -> None:
         super().__init__()
+        self.input_norm = check_input_norm(input_norm, type(self).__name__)
         self.input_mean = [float(v) for v in input_mean]
         self.input_std = [float(v) for v in input_std]
         self.embed_dims: List[int] = []
         self.out_indices: List = []
+
+    def resolve_stats(self, mean: Optional[Sequence[float]], std: Optional[Sequence[float]],
+                      default_mean_01: Sequence[float],
+                      default_std_01: Sequence[float]) -> Tuple[List[float], List[float]]:
+        """The statistics the network's input is normalised with.
+
+        Args:
+            mean (Sequence[float], optional): User teacher mean, RGB 0-255.
+            std (Sequence[float], optional): User teacher std, RGB 0-255.
+            default_mean_01 (Sequence[float]): Library mean in 0-1 (e.g. timm
+                ``pretrained_cfg``).
+            default_std_01 (Sequence[float]): Library std in 0-1.
+
+        Returns:
+            tuple: ``(mean, std)`` lists in RGB 0-255: the user's values or the
+            library's with ``input_norm='teacher'``, ``input_mean``/``input_std``
+            with ``input_norm='student'``.
+
+        Raises:
+            ValueError: ``mean``/``std`` given with ``input_norm='student'``
+                (they would be ignored).
+        """
+        if self.input_norm == 'student':
+            given = [k for k, v in (('mean', mean), ('std', std)) if v is not None]
+            if given:
+                raise ValueError(
+                    f"{type(self).__name__}: input_norm='student' feeds the student's "
+                    f'normalised input as it is, so {"/".join(given)} would be ignored; drop '
+                    f"{'them' if len(given) > 1 else 'it'} or set input_norm='teacher'")
+            return list(self.input_mean), list(self.input_std)
+        mean = list(mean) if mean is not None else _as_255(default_mean_01)
+        std = list(std) if std is not None else _as_255(default_std_01)
+        return mean, std
 
     def _init_teacher(self, mean: Sequence[float], std: Sequence[float],
                       embed_dims: List[int], out_indices: List) -> None:
         """Register the input conversion, record the levels and freeze everything.
 
         Args:
-            mean (Sequence[float]): The teacher's own mean, RGB 0-255.
-            std (Sequence[float]): The teacher's own std, RGB 0-255.
+            mean (Sequence[float]): Mean the network's input is normalised with,
+                RGB 0-255 (from :meth:`resolve_stats`).
+            std (Sequence[float]): Std the network's input is normalised with.
             embed_dims (List[int]): Channels of each output level.
             out_indices (List): What each level is taken from (blocks, stages, nodes).
         """
@@ -79,21 +186,24 @@ class BaseTeacher(nn.Module):
         return len(self.embed_dims)
 
     def convert_input(self, inputs: Tensor) -> Tensor:
-        """Re-normalise the student's input with the teacher's statistics.
+        """The network's input: the student's as it is, or re-normalised (``input_norm``).
 
         Args:
             inputs (Tensor): (B, 3, H, W) normalised with ``input_mean``/``input_std``.
 
         Returns:
-            Tensor: (B, 3, H, W) normalised with ``mean``/``std``.
+            Tensor: (B, 3, H, W) normalised with ``mean``/``std``: ``inputs`` itself
+            with ``input_norm='student'``.
         """
+        if self.input_norm == 'student':
+            return inputs
         return inputs * self._scale.to(inputs.dtype) + self._shift.to(inputs.dtype)
 
     def extract_features(self, x: Tensor) -> List[Tensor]:
         """Run the network on teacher-normalised images.
 
         Args:
-            x (Tensor): (B, 3, H, W) output of :meth:`convert_input`.
+            x (Tensor): (B, 3, H, W) output of :meth:`convert_input` and :meth:`preprocess`.
 
         Returns:
             List[Tensor]: ``num_levels`` maps (B, C_l, h_l, w_l).
@@ -133,23 +243,6 @@ class BaseTeacher(nn.Module):
 
     def extra_repr(self) -> str:  # noqa: D102
         return (f'embed_dims={self.embed_dims}, out_indices={self.out_indices}, '
-                f'mean={getattr(self, "mean", None)}, std={getattr(self, "std", None)}')
+                f'input_norm={self.input_norm!r}, mean={getattr(self, "mean", None)}, '
+                f'std={getattr(self, "std", None)}')
 
-
-def resolve_stats(mean: Optional[Sequence[float]], std: Optional[Sequence[float]],
-                  default_mean_01: Sequence[float],
-                  default_std_01: Sequence[float]) -> tuple:
-    """Pick the teacher's statistics: user values (0-255) or library defaults (0-1).
-
-    Args:
-        mean (Sequence[float], optional): User mean, RGB 0-255.
-        std (Sequence[float], optional): User std, RGB 0-255.
-        default_mean_01 (Sequence[float]): Library mean in 0-1 (e.g. timm ``pretrained_cfg``).
-        default_std_01 (Sequence[float]): Library std in 0-1.
-
-    Returns:
-        tuple: ``(mean, std)`` as lists in RGB 0-255.
-    """
-    mean = list(mean) if mean is not None else _as_255(default_mean_01)
-    std = list(std) if std is not None else _as_255(default_std_01)
-    return mean, std

@@ -9,7 +9,12 @@ from torch import Tensor
 
 from sakbox.registry import MODELS
 
-from .base_teacher import IMAGENET_MEAN_255, IMAGENET_STD_255, BaseTeacher, resolve_stats
+from .base_teacher import (
+    DEFAULT_INPUT_NORM,
+    IMAGENET_MEAN_255,
+    IMAGENET_STD_255,
+    BaseTeacher,
+)
 from .utils import load_state_dict_file, load_state_dict_strict, resolve_out_indices
 
 
@@ -53,8 +58,12 @@ class OpenCLIPTeacher(BaseTeacher):
             None keeps the model's.
         out_indices (Sequence[int], optional): Blocks; None = SAK defaults by depth.
         input_mean, input_std (Sequence[float]): Student normalisation, RGB 0-255.
-        mean, std (Sequence[float], optional): Teacher stats, RGB 0-255; default
-            from the tag's / model's open_clip preprocess config x 255.
+        input_norm (str): ``'student'`` feeds the student's normalised input as it
+            is (the official SAK; set by every SAK config), ``'teacher'``
+            (default) re-normalises it to ``mean``/``std``. See :class:`BaseTeacher`.
+        mean, std (Sequence[float], optional): Teacher stats, RGB 0-255, used with
+            ``input_norm='teacher'``; default from the tag's / model's open_clip
+            preprocess config x 255.
         model_kwargs (dict, optional): Extra ``open_clip.create_model`` kwargs
             (e.g. tiny ``vision_cfg``/``text_cfg``/``embed_dim`` for tests).
         with_summary (bool): Keep the tower's final norm and projection so that
@@ -71,11 +80,12 @@ class OpenCLIPTeacher(BaseTeacher):
                  out_indices: Optional[Sequence[int]] = None,
                  input_mean: Sequence[float] = IMAGENET_MEAN_255,
                  input_std: Sequence[float] = IMAGENET_STD_255,
+                 input_norm: str = DEFAULT_INPUT_NORM,
                  mean: Optional[Sequence[float]] = None,
                  std: Optional[Sequence[float]] = None,
                  model_kwargs: Optional[dict] = None,
                  with_summary: bool = False) -> None:
-        super().__init__(input_mean=input_mean, input_std=input_std)
+        super().__init__(input_mean=input_mean, input_std=input_std, input_norm=input_norm)
         import open_clip
         self.model_name = model_name
         self.pretrained_tag = pretrained_tag
@@ -129,7 +139,7 @@ class OpenCLIPTeacher(BaseTeacher):
         if pretrained_tag:
             tag_cfg = open_clip.get_pretrained_cfg(model_name, pretrained_tag)
             stats.update({k: tag_cfg[k] for k in ('mean', 'std') if tag_cfg.get(k)})
-        mean, std = resolve_stats(mean, std, stats['mean'], stats['std'])
+        mean, std = self.resolve_stats(mean, std, stats['mean'], stats['std'])
         self._init_teacher(mean, std, [width] * len(out_indices), out_indices)
 
     def _load_checkpoint(self, path: str) -> None:

@@ -8,7 +8,12 @@ from torch import Tensor
 
 from sakbox.registry import MODELS
 
-from .base_teacher import IMAGENET_MEAN_255, IMAGENET_STD_255, BaseTeacher, resolve_stats
+from .base_teacher import (
+    DEFAULT_INPUT_NORM,
+    IMAGENET_MEAN_255,
+    IMAGENET_STD_255,
+    BaseTeacher,
+)
 from .utils import (
     load_state_dict_file,
     load_state_dict_strict,
@@ -72,8 +77,9 @@ def resize_sam_state_dict(state_dict: Dict[str, Tensor],
 class SAMTeacher(BaseTeacher):
     """SAM ViT image encoder (timm ``samvit_{base,large,huge}_patch16``) as a teacher.
 
-    Inputs are re-normalised, resized so the long side is ``long_side`` and
-    zero-padded bottom/right to a square, exactly as the official SAK. The
+    Inputs (normalised as ``input_norm`` says) are resized so the long side is
+    ``long_side`` and zero-padded bottom/right to a square, exactly as the
+    official SAK (zero is the mean colour of either normalisation). The
     intermediate block outputs are returned without the neck. Like the
     official, the full padded grid is kept by default (64x64 for 1024);
     ``crop_valid=True`` crops each map to the tokens that cover the image.
@@ -88,8 +94,12 @@ class SAMTeacher(BaseTeacher):
         checkpoint (str, optional): Local weights, timm or official SAM format
             (``image_encoder.*`` keys); position tables are resized if needed.
         input_mean, input_std (Sequence[float]): Student normalisation, RGB 0-255.
-        mean, std (Sequence[float], optional): Teacher stats, RGB 0-255; default
-            timm ``pretrained_cfg`` x 255 (SAM uses the ImageNet statistics).
+        input_norm (str): ``'student'`` feeds the student's normalised input as it
+            is (the official SAK; set by every SAK config), ``'teacher'``
+            (default) re-normalises it to ``mean``/``std``. See :class:`BaseTeacher`.
+        mean, std (Sequence[float], optional): Teacher stats, RGB 0-255, used with
+            ``input_norm='teacher'``; default timm ``pretrained_cfg`` x 255 (SAM uses
+            the ImageNet statistics).
         model_kwargs (dict, optional): Extra ``timm.create_model`` kwargs.
     """
 
@@ -102,10 +112,11 @@ class SAMTeacher(BaseTeacher):
                  checkpoint: Optional[str] = None,
                  input_mean: Sequence[float] = IMAGENET_MEAN_255,
                  input_std: Sequence[float] = IMAGENET_STD_255,
+                 input_norm: str = DEFAULT_INPUT_NORM,
                  mean: Optional[Sequence[float]] = None,
                  std: Optional[Sequence[float]] = None,
                  model_kwargs: Optional[dict] = None) -> None:
-        super().__init__(input_mean=input_mean, input_std=input_std)
+        super().__init__(input_mean=input_mean, input_std=input_std, input_norm=input_norm)
         import timm
         self.arch = arch
         self.long_side = int(long_side)
@@ -130,7 +141,7 @@ class SAMTeacher(BaseTeacher):
         # prune_norm drops the neck (SAM's "norm"), as the official does.
         self.model.prune_intermediate_layers(out_indices, prune_norm=True, prune_head=True)
         cfg = self.model.pretrained_cfg
-        mean, std = resolve_stats(mean, std, cfg.get('mean', (0.485, 0.456, 0.406)),
+        mean, std = self.resolve_stats(mean, std, cfg.get('mean', (0.485, 0.456, 0.406)),
                                   cfg.get('std', (0.229, 0.224, 0.225)))
         self.patch_size = tuple(self.model.patch_embed.patch_size)
         self._init_teacher(mean, std, [self.model.embed_dim] * len(out_indices), out_indices)

@@ -5,7 +5,12 @@ from torch import Tensor
 
 from sakbox.registry import MODELS
 
-from .base_teacher import IMAGENET_MEAN_255, IMAGENET_STD_255, BaseTeacher, resolve_stats
+from .base_teacher import (
+    DEFAULT_INPUT_NORM,
+    IMAGENET_MEAN_255,
+    IMAGENET_STD_255,
+    BaseTeacher,
+)
 from .utils import load_timm_checkpoint
 
 
@@ -22,8 +27,11 @@ class TimmCNNTeacher(BaseTeacher):
             model (timm format), loaded strictly into it before the features
             wrapper is made; its classifier keys are ignored.
         input_mean, input_std (Sequence[float]): Student normalisation, RGB 0-255.
-        mean, std (Sequence[float], optional): Teacher stats, RGB 0-255; default
-            timm ``pretrained_cfg`` x 255.
+        input_norm (str): ``'student'`` feeds the student's normalised input as it
+            is (the official SAK; set by every SAK config), ``'teacher'``
+            (default) re-normalises it to ``mean``/``std``. See :class:`BaseTeacher`.
+        mean, std (Sequence[float], optional): Teacher stats, RGB 0-255, used with
+            ``input_norm='teacher'``; default timm ``pretrained_cfg`` x 255.
         model_kwargs (dict, optional): Extra ``timm.create_model`` kwargs.
     """
 
@@ -34,10 +42,11 @@ class TimmCNNTeacher(BaseTeacher):
                  checkpoint: Optional[str] = None,
                  input_mean: Sequence[float] = IMAGENET_MEAN_255,
                  input_std: Sequence[float] = IMAGENET_STD_255,
+                 input_norm: str = DEFAULT_INPUT_NORM,
                  mean: Optional[Sequence[float]] = None,
                  std: Optional[Sequence[float]] = None,
                  model_kwargs: Optional[dict] = None) -> None:
-        super().__init__(input_mean=input_mean, input_std=input_std)
+        super().__init__(input_mean=input_mean, input_std=input_std, input_norm=input_norm)
         import timm
         self.arch = arch
         kwargs = dict(num_classes=0, **(model_kwargs or {}))
@@ -57,7 +66,7 @@ class TimmCNNTeacher(BaseTeacher):
         num_all = len(info.info)
         resolved = [i % num_all for i in out_indices]
         cfg = self.model.pretrained_cfg
-        mean, std = resolve_stats(mean, std, cfg.get('mean', (0.485, 0.456, 0.406)),
+        mean, std = self.resolve_stats(mean, std, cfg.get('mean', (0.485, 0.456, 0.406)),
                                   cfg.get('std', (0.229, 0.224, 0.225)))
         self.reductions = list(info.reduction())
         self._init_teacher(mean, std, list(info.channels()), resolved)

@@ -7,7 +7,12 @@ from torch import Tensor
 
 from sakbox.registry import MODELS
 
-from .base_teacher import IMAGENET_MEAN_255, IMAGENET_STD_255, BaseTeacher, resolve_stats
+from .base_teacher import (
+    DEFAULT_INPUT_NORM,
+    IMAGENET_MEAN_255,
+    IMAGENET_STD_255,
+    BaseTeacher,
+)
 from .utils import load_timm_checkpoint, resolve_out_indices
 
 
@@ -60,9 +65,12 @@ class TimmViTTeacher(BaseTeacher):
             DINOv2/OpenAI-CLIP/OpenCLIP format, via timm's ``checkpoint_filter_fn``).
         input_mean (Sequence[float]): Student normalisation mean, RGB 0-255.
         input_std (Sequence[float]): Student normalisation std, RGB 0-255.
-        mean (Sequence[float], optional): Teacher mean, RGB 0-255. Defaults to
-            timm's ``pretrained_cfg['mean']`` x 255.
-        std (Sequence[float], optional): Teacher std, RGB 0-255 (same default rule).
+        input_norm (str): ``'student'`` feeds the student's normalised input as it
+            is (the official SAK; set by every SAK config), ``'teacher'``
+            (default) re-normalises it to ``mean``/``std``. See :class:`BaseTeacher`.
+        mean (Sequence[float], optional): Teacher mean, RGB 0-255, used with
+            ``input_norm='teacher'``. Defaults to timm's ``pretrained_cfg['mean']`` x 255.
+        std (Sequence[float], optional): Teacher std, RGB 0-255 (same rules).
         model_kwargs (dict, optional): Extra ``timm.create_model`` kwargs (e.g.
             ``depth``/``embed_dim``/``num_heads`` for tiny tests).
         final_norm (bool): Apply the model's final norm to the returned levels. With
@@ -82,11 +90,12 @@ class TimmViTTeacher(BaseTeacher):
                  checkpoint: Optional[str] = None,
                  input_mean: Sequence[float] = IMAGENET_MEAN_255,
                  input_std: Sequence[float] = IMAGENET_STD_255,
+                 input_norm: str = DEFAULT_INPUT_NORM,
                  mean: Optional[Sequence[float]] = None,
                  std: Optional[Sequence[float]] = None,
                  model_kwargs: Optional[dict] = None, final_norm: bool = False,
                  with_summary: bool = False) -> None:
-        super().__init__(input_mean=input_mean, input_std=input_std)
+        super().__init__(input_mean=input_mean, input_std=input_std, input_norm=input_norm)
         if arch.split('.')[0].startswith('samvit'):
             raise ValueError(f'{arch} is a SAM image encoder: use SAMTeacher, which applies '
                              "SAM's resize-and-pad input rule.")
@@ -106,7 +115,7 @@ class TimmViTTeacher(BaseTeacher):
         self.model.prune_intermediate_layers(
             out_indices, prune_norm=not (self.final_norm or self.with_summary), prune_head=True)
         cfg = self.model.pretrained_cfg
-        mean, std = resolve_stats(mean, std, cfg.get('mean', (0.485, 0.456, 0.406)),
+        mean, std = self.resolve_stats(mean, std, cfg.get('mean', (0.485, 0.456, 0.406)),
                                   cfg.get('std', (0.229, 0.224, 0.225)))
         self.patch_size = tuple(self.model.patch_embed.patch_size)
         self._init_teacher(mean, std, [self.model.embed_dim] * len(out_indices), out_indices)

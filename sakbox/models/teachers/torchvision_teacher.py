@@ -7,7 +7,12 @@ from torch import Tensor
 
 from sakbox.registry import MODELS
 
-from .base_teacher import IMAGENET_MEAN_255, IMAGENET_STD_255, BaseTeacher, resolve_stats
+from .base_teacher import (
+    DEFAULT_INPUT_NORM,
+    IMAGENET_MEAN_255,
+    IMAGENET_STD_255,
+    BaseTeacher,
+)
 from .utils import load_state_dict_file, load_state_dict_strict
 
 _IMAGENET_01 = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
@@ -81,8 +86,12 @@ class TorchvisionTeacher(BaseTeacher):
         checkpoint (str, optional): Local state dict of the full classification
             model, loaded strictly.
         input_mean, input_std (Sequence[float]): Student normalisation, RGB 0-255.
-        mean, std (Sequence[float], optional): Teacher stats, RGB 0-255; default
-            from the weights' transforms (ImageNet for all torchvision classifiers).
+        input_norm (str): ``'student'`` feeds the student's normalised input as it
+            is (the official SAK; set by every SAK config), ``'teacher'``
+            (default) re-normalises it to ``mean``/``std``. See :class:`BaseTeacher`.
+        mean, std (Sequence[float], optional): Teacher stats, RGB 0-255, used with
+            ``input_norm='teacher'``; default from the weights' transforms (ImageNet
+            for all torchvision classifiers).
         model_kwargs (dict, optional): Extra ``get_model`` kwargs.
         probe_size (int): Dummy image side used to find default nodes and channels.
     """
@@ -95,11 +104,12 @@ class TorchvisionTeacher(BaseTeacher):
                  checkpoint: Optional[str] = None,
                  input_mean: Sequence[float] = IMAGENET_MEAN_255,
                  input_std: Sequence[float] = IMAGENET_STD_255,
+                 input_norm: str = DEFAULT_INPUT_NORM,
                  mean: Optional[Sequence[float]] = None,
                  std: Optional[Sequence[float]] = None,
                  model_kwargs: Optional[dict] = None,
                  probe_size: int = 224) -> None:
-        super().__init__(input_mean=input_mean, input_std=input_std)
+        super().__init__(input_mean=input_mean, input_std=input_std, input_norm=input_norm)
         from torchvision.models import get_model
         from torchvision.models.feature_extraction import create_feature_extractor
         self.arch = arch
@@ -118,7 +128,7 @@ class TorchvisionTeacher(BaseTeacher):
         if bad:
             raise ValueError(f'{arch}: return_nodes must give (B, C, h, w) maps, got {bad}')
         default_mean, default_std = self._weights_stats(arch, weights)
-        mean, std = resolve_stats(mean, std, default_mean, default_std)
+        mean, std = self.resolve_stats(mean, std, default_mean, default_std)
         self._init_teacher(mean, std, [probe[n].shape[1] for n in self.return_nodes],
                            self.return_nodes)
 
