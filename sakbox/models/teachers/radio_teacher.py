@@ -11,7 +11,7 @@ from torch import Tensor
 
 from sakbox.registry import MODELS
 
-from .base_teacher import IMAGENET_MEAN_255, IMAGENET_STD_255, BaseTeacher
+from .base_teacher import DEFAULT_INPUT_NORM, IMAGENET_MEAN_255, IMAGENET_STD_255, BaseTeacher
 from .utils import CheckpointMismatchError, resolve_out_indices
 
 #: Teacher type written for the teachers of a converted release (never built).
@@ -104,8 +104,11 @@ class RADIOTeacher(BaseTeacher):
         pretrained (bool): Accepted for the teachers' interface; there are no hub
             weights (must be False).
         input_mean, input_std (Sequence[float]): Student normalisation, RGB 0-255.
+        input_norm (str): ``'teacher'`` (default) re-normalises the student's input to
+            the RADIO model's own statistics; ``'student'`` feeds it as it is (see
+            :class:`BaseTeacher`).
         mean, std (Sequence[float], optional): The RADIO model's input statistics, RGB
-            0-255; default: its data preprocessor's.
+            0-255; default: its data preprocessor's. Only with ``input_norm='teacher'``.
     """
 
     def __init__(self,
@@ -119,9 +122,16 @@ class RADIOTeacher(BaseTeacher):
                  pretrained: bool = False,
                  input_mean: Sequence[float] = IMAGENET_MEAN_255,
                  input_std: Sequence[float] = IMAGENET_STD_255,
+                 input_norm: str = DEFAULT_INPUT_NORM,
                  mean: Optional[Sequence[float]] = None,
                  std: Optional[Sequence[float]] = None) -> None:
-        super().__init__(input_mean=input_mean, input_std=input_std)
+        super().__init__(input_mean=input_mean, input_std=input_std, input_norm=input_norm)
+        if self.input_norm == 'student':
+            if mean is not None or std is not None:
+                raise ValueError("RADIOTeacher: input_norm='student' feeds the student's "
+                                 "input as it is; mean/std would be ignored: drop them or set "
+                                 "input_norm='teacher'")
+            mean, std = self.input_mean, self.input_std
         if pretrained:
             raise ValueError('RADIOTeacher has no hub weights: give checkpoint=<file>')
         state, meta = _load_checkpoint(checkpoint) if checkpoint else ({}, {})

@@ -130,3 +130,14 @@ def test_weightless_build_for_the_distillers(tmp_path):
     t = RADIOTeacher(config=copy.deepcopy(DISTILLER))
     x = torch.randn(1, 3, 16, 16)
     torch.testing.assert_close(t.convert_input(x), _student_input(x), rtol=1e-5, atol=1e-5)
+
+
+def test_input_norm_student_passes_the_input_through_and_refuses_stats():
+    with pytest.raises(ValueError, match="input_norm='student'"):
+        RADIOTeacher(config=copy.deepcopy(DISTILLER), input_norm='student', mean=[1, 2, 3],
+                     std=[1, 1, 1])
+    assert RADIOTeacher(config=copy.deepcopy(DISTILLER)).input_norm == 'teacher'
+    t = RADIOTeacher(config=copy.deepcopy(DISTILLER), input_norm='student')
+    assert t.input_norm == 'student' and t.mean == t.input_mean and t.std == t.input_std
+    x = torch.randn(1, 3, 16, 16)
+    torch.testing.assert_close(t.convert_input(x), x, rtol=0, atol=1e-6)
