@@ -135,7 +135,11 @@ def run_cli(main: Callable[[], Any], prog: str) -> Any:
     """Run a tool's ``main()``; a :class:`CheckpointError` exits 1 with its message only.
 
     The message already names the file and what is wrong with it, so a
-    traceback would only hide it.
+    traceback would only hide it. A process group that is still initialised
+    when ``main()`` ends is shut down (after a barrier when ``main()``
+    succeeded): a gloo group left to the interpreter's exit can abort a rank
+    with ``terminate called without an active exception`` after its work is
+    done, and torchrun then reports the whole job as failed.
 
     Args:
         main: The tool's entry point (called without arguments).
@@ -144,10 +148,24 @@ def run_cli(main: Callable[[], Any], prog: str) -> Any:
     Returns:
         What ``main()`` returns.
     """
+    ok = False
     try:
-        return main()
+        out = main()
+        ok = True
+        return out
     except CheckpointError as e:
         sys.exit(f'{prog}: error: {e}')
+    finally:
+        _shutdown_process_group(barrier=ok)
+
+
+def _shutdown_process_group(barrier: bool) -> None:
+    import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if barrier:
+        dist.barrier()
+    dist.destroy_process_group()
 
 
 def add_custom_hook(cfg: Config, hook: dict) -> Config:
