@@ -10,6 +10,8 @@ from mmengine.registry import DefaultScope
 from torch import Tensor
 
 from sakbox.registry import MODELS
+from sakbox.utils.checkpoint import read_checkpoint
+from sakbox.utils.state_dict_fit import extract_state_dict
 
 from .base_teacher import DEFAULT_INPUT_NORM, IMAGENET_MEAN_255, IMAGENET_STD_255, BaseTeacher
 from .utils import CheckpointMismatchError, resolve_out_indices
@@ -53,15 +55,8 @@ def _load_checkpoint(path: str) -> Tuple[dict, dict]:
             f'RADIOTeacher: checkpoint {path} not found. Convert a release with '
             'tools/model_converters/radio_official_to_sakbox.py, or train one (e.g. '
             '`python tools/train.py configs/radio/radio_vit-tiny_synthetic.py`)')
-    try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e:  # noqa: BLE001 - say what to do
-        raise RuntimeError(f'RADIOTeacher: {path} cannot be read with weights_only=True '
-                           f'({type(e).__name__}: {e}); save it through '
-                           'WeightsOnlyCheckpointHook (the RADIO configs do)') from e
-    if not isinstance(ckpt, dict):
-        raise ValueError(f'RADIOTeacher: {path} holds a {type(ckpt).__name__}, not a checkpoint')
-    state = ckpt.get('state_dict', ckpt)
+    ckpt = read_checkpoint(path)  # unreadable files: one message naming the file
+    state = extract_state_dict(ckpt)
     state = {(k[7:] if k.startswith('module.') else k): v for k, v in state.items()}
     return state, dict(ckpt.get('meta') or {})
 

@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 
 from sakbox.utils.checkpoint import CheckpointMismatchError, read_checkpoint
+from sakbox.utils.state_dict_fit import WRAPPER_KEYS, extract_state_dict
 
 # Output blocks of the official SAK for the usual ViT depths (S/B, L, H, g and
 # SigLIP so400m). Other depths fall back to four evenly spaced blocks.
@@ -22,7 +23,6 @@ _OUT_INDICES_BY_DEPTH = {
 }
 
 # Keys under which training frameworks nest the actual state dict.
-_WRAPPER_KEYS = ('state_dict', 'model', 'module')
 
 
 def default_out_indices(depth: int, num_levels: int = 4) -> List[int]:
@@ -86,13 +86,10 @@ def load_state_dict_file(path: str) -> Dict[str, torch.Tensor]:
         CheckpointError: The file is missing (a ``FileNotFoundError`` too) or
             cannot be read.
     """
-    obj = read_checkpoint(path, map_location='cpu')
-    while isinstance(obj, dict) and not all(torch.is_tensor(v) for v in obj.values()):
-        key = next((k for k in _WRAPPER_KEYS if isinstance(obj.get(k), dict)), None)
-        if key is None:
-            raise ValueError(f'{path} is not a state dict: top-level keys {sorted(obj)[:10]} '
-                             f'hold non-tensors and none of {_WRAPPER_KEYS} wraps one.')
-        obj = obj[key]
+    obj = extract_state_dict(read_checkpoint(path, map_location='cpu'))
+    if isinstance(obj, dict) and not all(torch.is_tensor(v) for v in obj.values()):
+        raise ValueError(f'{path} is not a state dict: top-level keys {sorted(obj)[:10]} '
+                         f'hold non-tensors and none of {WRAPPER_KEYS} wraps one.')
     if not isinstance(obj, dict):
         raise ValueError(f'{path} holds a {type(obj).__name__}, not a state dict.')
     if obj and all(k.startswith('module.') for k in obj):
