@@ -5,6 +5,8 @@ import torch
 from sakbox.models.teachers import IMAGENET_MEAN_255, IMAGENET_STD_255
 from sakbox.registry import MODELS
 
+from .tiny_models import TINY_OPEN_CLIP
+
 TINY_VIT = dict(depth=4, embed_dim=32, num_heads=2)
 TEACHERS = {
     'timm_vit': dict(type='TimmViTTeacher', arch='vit_base_patch16_384', img_size=32,
@@ -16,11 +18,7 @@ TEACHERS = {
     'torchvision': dict(type='TorchvisionTeacher', arch='mobilenet_v2', probe_size=64),
     'open_clip': dict(type='OpenCLIPTeacher', model_name='ViT-B-16', img_size=32,
                       out_indices=[0, 1],
-                      model_kwargs=dict(
-                          vision_cfg=dict(layers=2, width=32, head_width=16, patch_size=16),
-                          text_cfg=dict(context_length=8, vocab_size=64, width=32, heads=2,
-                                        layers=1),
-                          embed_dim=16)),
+                      model_kwargs=TINY_OPEN_CLIP),
 }
 
 

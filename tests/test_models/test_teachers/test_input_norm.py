@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from sakbox.models.teachers import INPUT_NORMS, fill_input_norm
 from sakbox.registry import MODELS
 
+from .tiny_models import TINY_OPEN_CLIP
+
 TINY_VIT = dict(depth=2, embed_dim=32, num_heads=2)
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 OPENAI_CLIP = ((0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711))
@@ -56,11 +58,7 @@ CASES = {
             IMAGENET, _first('model.patch_embed'), (16, 24), _sam_geometry),
     'open_clip': (dict(type='OpenCLIPTeacher', model_name='ViT-B-16', img_size=32,
                        out_indices=[0, 1],
-                       model_kwargs=dict(
-                           vision_cfg=dict(layers=2, width=32, head_width=16, patch_size=16),
-                           text_cfg=dict(context_length=8, vocab_size=64, width=32, heads=2,
-                                         layers=1),
-                           embed_dim=16)),
+                       model_kwargs=TINY_OPEN_CLIP),
                   OPENAI_CLIP, _first('visual.conv1'), SIZE, None),
     'timm_cnn': (dict(type='TimmCNNTeacher', arch='test_resnet'),
                  INCEPTION, _first('model'), SIZE, None),
