@@ -224,11 +224,25 @@ class BaseTeacher(nn.Module):
         Returns:
             List[Tensor]: ``num_levels`` maps (B, C_l, h_l, w_l), C_l = ``embed_dims[l]``.
         """
+        feats = self.extract_features(self.network_input(inputs))
+        return [f.contiguous() for f in feats]
+
+    def network_input(self, inputs: Tensor) -> Tensor:
+        """What the network sees: :meth:`convert_input`, then :meth:`preprocess`.
+
+        Args:
+            inputs (Tensor): (B, 3, H, W) normalised by the student's preprocessor.
+
+        Returns:
+            Tensor: The network's input.
+
+        Raises:
+            ValueError: ``inputs`` is not (B, 3, H, W).
+        """
         if inputs.dim() != 4 or inputs.shape[1] != 3:
             raise ValueError(f'{type(self).__name__} expects (B, 3, H, W) inputs, got '
                              f'{tuple(inputs.shape)}')
-        feats = self.extract_features(self.preprocess(self.convert_input(inputs)))
-        return [f.contiguous() for f in feats]
+        return self.preprocess(self.convert_input(inputs))
 
     def train(self, mode: bool = True) -> 'BaseTeacher':
         """Keep the teacher in eval mode whatever ``mode`` asks (dropout/BN frozen)."""

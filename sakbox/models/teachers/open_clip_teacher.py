@@ -194,10 +194,7 @@ class OpenCLIPTeacher(BaseTeacher):
         if not self.with_summary:
             raise RuntimeError('OpenCLIPTeacher was built with with_summary=False (its '
                                'projection head was pruned); build it with with_summary=True')
-        if inputs.dim() != 4 or inputs.shape[1] != 3:
-            raise ValueError(f'{type(self).__name__} expects (B, 3, H, W) inputs, got '
-                             f'{tuple(inputs.shape)}')
-        x = self.preprocess(self.convert_input(inputs))
+        x = self.network_input(inputs)
         out = self.visual.forward_intermediates(
             x, indices=self.out_indices, intermediates_only=False,
             normalize_intermediates=False, output_fmt='NCHW')

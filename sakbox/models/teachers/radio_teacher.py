@@ -263,7 +263,4 @@ class RADIOTeacher(BaseTeacher):
         """
         if not self.with_summary:
             raise RuntimeError('RADIOTeacher was built with with_summary=False')
-        if inputs.dim() != 4 or inputs.shape[1] != 3:
-            raise ValueError(f'{type(self).__name__} expects (B, 3, H, W) inputs, got '
-                             f'{tuple(inputs.shape)}')
-        return self._run(self.preprocess(self.convert_input(inputs)))
+        return self._run(self.network_input(inputs))

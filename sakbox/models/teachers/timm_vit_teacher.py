@@ -155,10 +155,7 @@ class TimmViTTeacher(BaseTeacher):
         if not self.with_summary:
             raise RuntimeError(f'{self.arch}: built with with_summary=False (its final norm '
                                'may be pruned); build it with with_summary=True')
-        if inputs.dim() != 4 or inputs.shape[1] != 3:
-            raise ValueError(f'{type(self).__name__} expects (B, 3, H, W) inputs, got '
-                             f'{tuple(inputs.shape)}')
-        x = self.preprocess(self.convert_input(inputs))
+        x = self.network_input(inputs)
         pairs = self.model.forward_intermediates(
             x, indices=self.out_indices, intermediates_only=True, norm=False,
             output_fmt='NCHW', return_prefix_tokens=True)
