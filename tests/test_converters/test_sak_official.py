@@ -1,14 +1,16 @@
-"""tools/model_converters/sak_official_to_sakbox.py on official-layout fixtures."""
+"""sakbox.converters.sak_official on official-layout fixtures."""
 import os.path as osp
 
 import pytest
 import torch
 from mmengine.registry import DefaultScope
 
-from sakbox.models.utils.sak_official_keys import (
+from sakbox.converters import (
     UnmappedKeysError,
-    convert_official_state_dict,
-    unwrap_official_checkpoint,
+    check_sak_file_with_config,
+    convert_sak_official_file,
+    convert_sak_official_state_dict,
+    unwrap_sak_official,
 )
 from sakbox.registry import MODELS
 from tests.fixtures.sak_official_keys import (
@@ -17,14 +19,10 @@ from tests.fixtures.sak_official_keys import (
     official_sak_state_dict,
     official_training_checkpoint,
 )
-from tests.utils import load_tool
 
 TASKS = ['semseg', 'normals', 'edge', 'depth']
 TEACHERS = ['dinov2', 'clip', 'sam']
 C, DEPTH, SIZE = 32, 4, (32, 48)  # grid (2, 3)
-
-
-tool = load_tool('tools/model_converters/sak_official_to_sakbox.py')
 
 
 def build_sakbox(stage, teachers=TEACHERS, teacher_dims=None, out_indices=None,
@@ -62,10 +60,11 @@ def official(stage, **kwargs):
     return official_multitask_state_dict(tasks=TASKS, **kwargs)
 
 
-def convert_file(tmp_path, official_sd, *args, wrap=True):
+def convert_file(tmp_path, official_sd, wrap=True, **kwargs):
     src, dst = str(tmp_path / 'official.pth'), str(tmp_path / 'sakbox.pth')
     torch.save(official_training_checkpoint(official_sd) if wrap else official_sd, src)
-    assert tool.main([src, dst, *args]) == 0
+    meta = convert_sak_official_file(src, dst, **kwargs)
+    assert meta['source_sha256'] and meta['converted_from'] == 'official.pth'
     return torch.load(dst, map_location='cpu', weights_only=True)  # must load weights-only
 
 
@@ -138,7 +137,7 @@ def test_teacher_reorder_permutes_router_experts(tmp_path):
     """Converted for another teacher order, the model computes the same outputs."""
     off = official(2)
     same = convert_file(tmp_path, off)['state_dict']
-    moved = convert_file(tmp_path, off, '--teacher-names', 'sam', 'dinov2', 'clip')
+    moved = convert_file(tmp_path, off, teacher_names=['sam', 'dinov2', 'clip'])
     assert moved['meta']['teacher_names'] == ['sam', 'dinov2', 'clip']
     assert moved['meta']['official_teacher_names'] == TEACHERS
     a = build_sakbox(2)
@@ -160,8 +159,7 @@ def test_teacher_reorder_permutes_router_experts(tmp_path):
 
 
 def test_teacher_rename(tmp_path):
-    ckpt = convert_file(tmp_path, official(1), '--teacher-names', 'dinov2', 'clip=openclip',
-                        'sam')
+    ckpt = convert_file(tmp_path, official(1), teacher_names=['dinov2', 'clip=openclip', 'sam'])
     assert 'student.paths.openclip.adapters.0.scale' in ckpt['state_dict']
     build_sakbox(1, teachers=['dinov2', 'openclip', 'sam']).load_state_dict(
         ckpt['state_dict'], strict=True)
@@ -169,19 +167,18 @@ def test_teacher_rename(tmp_path):
 
 @pytest.mark.parametrize('extra', ['backbone.mystery.weight', 'heads.semseg.aux.weight',
                                    'backbone.vit.norm.weight'])
-def test_unmapped_keys_raise_naming_them(tmp_path, capsys, extra):
+def test_unmapped_keys_raise_naming_them(tmp_path, extra):
     off = official(2)
     off[extra] = torch.zeros(3)
     src, dst = str(tmp_path / 'official.pth'), str(tmp_path / 'sakbox.pth')
     torch.save(official_training_checkpoint(off), src)
-    assert tool.main([src, dst]) == 1
-    assert extra in capsys.readouterr().err
+    with pytest.raises(UnmappedKeysError, match=extra.replace('.', r'\.')):
+        convert_sak_official_file(src, dst)
     assert not osp.exists(dst)
     with pytest.raises(UnmappedKeysError, match=extra.replace('.', r'\.')):
-        convert_official_state_dict(off)
-    # The escape hatch prints and drops them.
-    assert tool.main([src, dst, '--allow-unmapped']) == 0
-    assert extra in capsys.readouterr().out
+        convert_sak_official_state_dict(off)
+    # The escape hatch drops them and lists them.
+    assert convert_sak_official_file(src, dst, allow_unmapped=True)['unmapped_keys'] == [extra]
     ckpt = torch.load(dst, map_location='cpu', weights_only=True)
     assert ckpt['meta']['unmapped_keys'] == [extra]
     build_sakbox(2).load_state_dict(ckpt['state_dict'], strict=True)
@@ -191,23 +188,23 @@ def test_whole_distiller_and_ddp_prefixes_drop_teachers(tmp_path):
     """A full MTMT_Distiller state dict under DDP: teachers dropped, student kept."""
     sd = {'module.student.' + k: v for k, v in official(2).items()}
     sd['module.teachers.dinov2.model.pos_embed'] = torch.zeros(1, 5, 8)
-    student, info, dropped = unwrap_official_checkpoint({'model': sd, 'epoch': 3})
+    student, info, dropped = unwrap_sak_official({'model': sd, 'epoch': 3})
     assert dropped == ['teachers.dinov2.model.pos_embed'] and info == {'epoch': 3}
     ckpt = convert_file(tmp_path, sd)
     assert ckpt['meta']['dropped_teacher_keys'] == 1
     build_sakbox(2).load_state_dict(ckpt['state_dict'], strict=True)
 
 
-def test_bare_state_dict_and_stage_flags(tmp_path, capsys):
+def test_bare_state_dict_and_stage_flags(tmp_path):
     off = official(1)
-    ckpt = convert_file(tmp_path, off, '--stage', '1', wrap=False)
+    ckpt = convert_file(tmp_path, off, stage=1, wrap=False)
     assert ckpt['meta']['model_type'] == 'MultiTeacherDistiller'
     src = str(tmp_path / 'official.pth')
-    assert tool.main([src, str(tmp_path / 'x.pth'), '--stage', '2']) == 1
-    assert '--stage 2' in capsys.readouterr().err
+    with pytest.raises(ValueError, match='--stage 2'):
+        convert_sak_official_file(src, str(tmp_path / 'x.pth'), stage=2)
     # A sakbox file fed back in is recognised, not misreported key by key.
-    assert tool.main([str(tmp_path / 'sakbox.pth'), str(tmp_path / 'y.pth')]) == 1
-    assert 'already converted' in capsys.readouterr().err
+    with pytest.raises(ValueError, match='already converted'):
+        convert_sak_official_file(str(tmp_path / 'sakbox.pth'), str(tmp_path / 'y.pth'))
 
 
 @pytest.mark.parametrize('names,match', [(['dinov2', 'clip'], 'missing'),
@@ -215,19 +212,19 @@ def test_bare_state_dict_and_stage_flags(tmp_path, capsys):
                                          (['dinov2', 'clip=sam', 'sam'], 'two teachers')])
 def test_bad_teacher_names(names, match):
     with pytest.raises(ValueError, match=match):
-        convert_official_state_dict(official(1), teacher_names=names)
+        convert_sak_official_state_dict(official(1), teacher_names=names)
 
 
-def test_safetensors_needs_the_official_teacher_order(tmp_path, capsys):
+def test_safetensors_needs_the_official_teacher_order(tmp_path):
     safetensors = pytest.importorskip('safetensors.torch')
     src = str(tmp_path / 'official.safetensors')
     safetensors.save_file(dict(official(2)), src)  # keys stored sorted: clip, dinov2, sam
     dst = str(tmp_path / 'sakbox.pth')
-    assert tool.main([src, dst]) == 1
-    assert '--official-teacher-order' in capsys.readouterr().err
-    assert tool.main([src, dst, '--official-teacher-order', *TEACHERS]) == 0
+    with pytest.raises(ValueError, match='--official-teacher-order'):
+        convert_sak_official_file(src, dst)
+    convert_sak_official_file(src, dst, official_teacher_order=TEACHERS)
     ckpt = torch.load(dst, map_location='cpu', weights_only=True)
-    reference = convert_official_state_dict(official(2))[0]
+    reference = convert_sak_official_state_dict(official(2))[0]
     for k, v in reference.items():
         assert torch.equal(ckpt['state_dict'][k], v), k
 
@@ -252,4 +249,5 @@ def test_config_check_of_a_stage1_file_builds_no_teacher(tmp_path, monkeypatch):
     monkeypatch.setattr(TimmViTTeacher, '__init__', no_build)
     src, dst = str(tmp_path / 'official.pth'), str(tmp_path / 'sakbox.pth')
     torch.save(official_training_checkpoint(official(1)), src)
-    assert tool.main([src, dst, '--config', str(cfg)]) == 0
+    convert_sak_official_file(src, dst)
+    check_sak_file_with_config(str(cfg), dst)

@@ -1,19 +1,20 @@
-"""The official-RADIO converter on a hand-made fixture with the release key layout."""
+"""sakbox.converters.radio_official on a hand-made fixture with the release key layout."""
 import argparse
-import os.path as osp
-import sys
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from sakbox.converters import (
+    convert_radio_backbone,
+    convert_radio_official,
+    convert_radio_official_file,
+    load_radio_official,
+    radio_config_fragment,
+    realize_parametrizations,
+)
 from sakbox.registry import MODELS
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(REPO, 'tools', 'model_converters'))
-import radio_official_to_sakbox as conv  # noqa: E402
-
-sys.path.pop(0)
 C, P = 32, 8
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 
@@ -71,7 +72,11 @@ def test_roundtrip_through_official_layout(tmp_path):
     ref = _reference_model()
     src = tmp_path / 'radio_official.pth.tar'
     torch.save(_official_layout(ref), src)
-    out = conv.convert(conv.load_official(str(src)))  # weights_only load of Namespace args
+    out = convert_radio_official(load_radio_official(str(src)))  # weights_only, Namespace args
+    written = convert_radio_official_file(str(src), str(tmp_path / 'sakbox.pth'))
+    assert written['meta'] == out['meta']
+    assert torch.load(tmp_path / 'sakbox.pth', weights_only=True)['state_dict'].keys() == \
+        out['state_dict'].keys()
     cfg = out['meta']['radio_config']
     assert cfg['student']['num_cls_tokens'] == 2 and cfg['student']['num_registers'] == 2
     assert cfg['student']['arch']['embed_dim'] == C and cfg['student']['arch']['depth'] == 2
@@ -91,14 +96,15 @@ def test_roundtrip_through_official_layout(tmp_path):
     torch.testing.assert_close(torch.tensor(cfg['data_preprocessor']['std']),
                                torch.tensor([51.0, 63.75, 76.5]), atol=0.1, rtol=0)
     assert not cfg['student']['final_norm']  # official: Identity unless args.model_norm
-    student = dict(cfg['student'], arch=dict(cfg['student']['arch'], num_heads=2))
+    fragment = radio_config_fragment(cfg)
+    assert fragment['data_preprocessor'] == dict(type='MultiTaskDataPreProcessor',
+                                                 **cfg['data_preprocessor'])
+    student = dict(fragment['student'], arch=dict(cfg['student']['arch'], num_heads=2))
     model = MODELS.build(dict(
         type='RADIODistiller', student=student,
         teachers=dict(clip=dict(type='Unused'), sam=dict(type='Unused')),
-        teacher_dims={n: [o['feature_channels']] for n, o in cfg['teachers'].items()},
-        teacher_options={n: {k: v for k, v in o.items() if k != 'feature_channels'}
-                         for n, o in cfg['teachers'].items()},
-        backbone_summary_slots=cfg['backbone_summary_slots'],
+        teacher_dims=fragment['teacher_dims'], teacher_options=fragment['teacher_options'],
+        backbone_summary_slots=fragment['backbone_summary_slots'],
         build_teachers=False, data_preprocessor=dict(type='BaseDataPreprocessor')))
     model.load_state_dict(out['state_dict'], strict=True)
     model.eval()
@@ -121,18 +127,18 @@ def test_final_norm_follows_model_norm_and_slots_beyond_the_token_count():
     sd['base_model.norm.weight'] = torch.ones(C).half()
     sd['base_model.norm.bias'] = torch.zeros(C).half()
     args = release['args']
-    out = conv.convert(dict(args=args, state_dict=sd))
+    out = convert_radio_official(dict(args=args, state_dict=sd))
     assert not out['meta']['radio_config']['student']['final_norm']
     assert 'student.norm.weight' not in out['state_dict']
     args_norm = argparse.Namespace(**vars(args), model_norm=True)
-    out = conv.convert(dict(args=args_norm, state_dict=sd))
+    out = convert_radio_official(dict(args=args_norm, state_dict=sd))
     assert out['meta']['radio_config']['student']['final_norm']
     assert 'student.norm.weight' in out['state_dict']
     # a token_slot past the per-teacher tokens (official reads it from the registers)
     args_slot = argparse.Namespace(**{**vars(args), 'teachers': [
         dict(name='clip', token_slot=3), dict(name='sam', fd_upsample_factor=2,
                                               use_summary=False)]})
-    cfg = conv.convert(dict(args=args_slot, state_dict=sd))['meta']['radio_config']
+    cfg = convert_radio_official(dict(args=args_slot, state_dict=sd))['meta']['radio_config']
     assert cfg['teachers']['clip']['summary_slot'] == 3
     assert cfg['student']['num_cls_tokens'] == 4 and cfg['student']['num_registers'] == 0
 
@@ -146,7 +152,7 @@ def test_spectral_reparametrisation_is_realised():
           'lin.parametrizations.weight.0._u': u, 'lin.parametrizations.weight.0._v': v,
           'lin.parametrizations.weight.0.scale': scale,
           'lin.parametrizations.weight.0._sn_version': torch.tensor(2)}
-    out = conv.realize_parametrizations(sd, eps=1e-6, power_iterations=1)
+    out = realize_parametrizations(sd, eps=1e-6, power_iterations=1)
     assert set(out) == {'lin.weight', 'lin.bias'}
     u1 = F.normalize(w.double() @ v.double(), dim=0)
     v1 = F.normalize(w.double().T @ u1, dim=0)
@@ -161,7 +167,7 @@ def test_spectral_reparametrisation_is_realised():
             torch.randn(2), dim=0), f'attn.qkv.parametrizations.weight.0.parts.{j}._v':
             F.normalize(torch.randn(4), dim=0),
             f'attn.qkv.parametrizations.weight.0.parts.{j}.scale': torch.tensor([[1.0]])})
-    out = conv.realize_parametrizations(sd)
+    out = realize_parametrizations(sd)
     torch.testing.assert_close(out['attn.qkv.weight'][4:], qkv[4:])
     assert not torch.allclose(out['attn.qkv.weight'][:2], qkv[:2])
 
@@ -173,14 +179,14 @@ def test_unsupported_layouts():
     for args in (argparse.Namespace(model='eradio', teachers=[dict(name='clip')]),
                  argparse.Namespace(teachers=[dict(name='clip')])):
         with pytest.raises(NotImplementedError, match='E-RADIO checkpoint.*cannot be mapped'):
-            conv.convert(dict(args=args, state_dict=eradio))
+            convert_radio_official(dict(args=args, state_dict=eradio))
     with pytest.raises(KeyError, match='not a ViT RADIO release: base_model.patch_generator'):
-        conv.convert(dict(args=argparse.Namespace(model='my_net'),
+        convert_radio_official(dict(args=argparse.Namespace(model='my_net'),
                           state_dict={'base_model.stem.weight': torch.zeros(1)}))
     with pytest.raises(NotImplementedError, match='DINOv2-wrapper'):
-        conv.convert_backbone({'inner.blocks.0.x': torch.zeros(1)}, argparse.Namespace(), 2)
+        convert_radio_backbone({'inner.blocks.0.x': torch.zeros(1)}, argparse.Namespace(), 2)
     with pytest.raises(KeyError, match="no adaptor heads for teacher 'dino'"):
-        conv.convert(dict(args=argparse.Namespace(teachers=[dict(name='clip'), dict(name='sam'),
+        convert_radio_official(dict(args=argparse.Namespace(teachers=[dict(name='clip'), dict(name='sam'),
                                                             dict(name='dino')]),
                           state_dict=_official_layout(_reference_model())['state_dict']),
                      teachers=['dino'], num_heads=2)
