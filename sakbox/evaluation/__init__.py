@@ -1,5 +1,6 @@
-"""Evaluation: per-task metrics, the multi-task metric and their pure functions."""
-from . import functional
+"""Evaluation: per-task metrics, the multi-task metric, their pure functions, and
+classification evaluation of frozen embeddings (kNN, zero-shot)."""
+from . import classification, functional
 from .metrics import (
     BaseTaskMetric,
     DepthMetric,
@@ -11,6 +12,6 @@ from .metrics import (
 )
 
 __all__ = [
-    'functional', 'BaseTaskMetric', 'DepthMetric', 'EdgeMetric', 'MultiTaskMetric',
+    'classification', 'functional', 'BaseTaskMetric', 'DepthMetric', 'EdgeMetric', 'MultiTaskMetric',
     'NormalsMetric', 'SaliencyMetric', 'SegMetric'
 ]

@@ -12,12 +12,7 @@ import json
 import torch
 
 from sakbox.apis import init_model
-from sakbox.models.utils.knn import (
-    extract_embeddings,
-    image_folder_loader,
-    knn_classify,
-    topk_accuracy,
-)
+from sakbox.evaluation.classification import evaluate_knn
 
 
 def parse_args(argv=None):  # noqa: D103
@@ -43,18 +38,9 @@ def main(argv=None) -> dict:
     """Run the evaluation; return ``dict(top1, top5, ...)``."""
     args = parse_args(argv)
     model = init_model(args.config, args.checkpoint, device=args.device)
-    train_loader, train_classes = image_folder_loader(args.train_root, args.img_size,
-                                                      args.batch_size)
-    val_loader, val_classes = image_folder_loader(args.val_root, args.img_size, args.batch_size)
-    if train_classes != val_classes:
-        raise ValueError(f'class folders differ: {args.train_root} has {len(train_classes)}, '
-                         f'{args.val_root} has {len(val_classes)} (or other names)')
-    train_x, train_y = extract_embeddings(model, train_loader, args.feature, args.max_train)
-    val_x, val_y = extract_embeddings(model, val_loader, args.feature)
-    scores = knn_classify(train_x, train_y, val_x, len(train_classes), k=args.k,
-                          temperature=args.temperature)
-    result = dict(topk_accuracy(scores, val_y), k=args.k, temperature=args.temperature,
-                  feature=args.feature, num_train=len(train_y), num_val=len(val_y))
+    result = evaluate_knn(model, args.train_root, args.val_root, feature=args.feature, k=args.k,
+                          temperature=args.temperature, img_size=args.img_size,
+                          batch_size=args.batch_size, max_train=args.max_train)
     print(f'kNN (k={args.k}, T={args.temperature}, {args.feature}): top-1 {result["top1"]:.2f}% '
           f'top-5 {result["top5"]:.2f}%')
     if args.out:

@@ -317,17 +317,17 @@ def test_summary_slots_travel_with_the_weights():
 
 
 def test_backbone_summary_and_knn_features():
-    from sakbox.models.utils.knn import _embedding
+    from sakbox.evaluation.classification import select_embedding
     model = _model(teacher_options=dict(b=dict(summary=False)),
                    student=dict(STUDENT, num_cls_tokens=3))
     assert model.backbone_summary_slots == [0]
     model.eval()
     out = model.extract_feat(torch.randn(2, 3, 16, 16))
-    torch.testing.assert_close(_embedding(out, 'summary', model), out['summary'][:, 0])
-    assert _embedding(out, 'summary:all', model).shape == (2, 3 * 32)
+    torch.testing.assert_close(select_embedding(out, 'summary', model), out['summary'][:, 0])
+    assert select_embedding(out, 'summary:all', model).shape == (2, 3 * 32)
     # converted official checkpoints give the official summary_idxs
     model = _model(backbone_summary_slots=[0, 2], student=dict(STUDENT, num_cls_tokens=3))
-    emb = _embedding(out, 'summary', model)
+    emb = select_embedding(out, 'summary', model)
     torch.testing.assert_close(emb, torch.cat([out['summary'][:, 0], out['summary'][:, 2]], 1))
     with pytest.raises(ValueError, match=r'backbone_summary_slots \[5\] out of range'):
         _model(backbone_summary_slots=[5])

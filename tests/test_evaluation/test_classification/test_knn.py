@@ -1,16 +1,12 @@
-"""Weighted k-NN classification (DINO style) and the kNN tool."""
+"""Weighted k-NN classification (DINO style) and the kNN evaluation of image folders."""
 import os
-import os.path as osp
-import sys
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from sakbox.models.utils.knn import knn_classify, topk_accuracy
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from sakbox.evaluation.classification import evaluate_knn, knn_classify, topk_accuracy
 
 
 def test_matches_brute_force_reference():
@@ -39,14 +35,10 @@ def test_separable_clusters_and_accuracy():
         knn_classify(train, labels, torch.randn(2, 5), 3)
 
 
-def test_knn_tool_end_to_end(tmp_path):
+def test_knn_evaluation_end_to_end(tmp_path):
     import cv2
     import skimage.data
-    sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
-    try:
-        import knn_classify as tool
-    finally:
-        sys.path.pop(0)
+
     from sakbox.apis import init_model
     cfg = tmp_path / 'tiny_radio.py'
     cfg.write_text('''
@@ -69,8 +61,8 @@ model = dict(
             for i, (y, x) in enumerate(offsets):
                 crop = np.ascontiguousarray(img[y:y + 160, x:x + 160, ::-1])
                 cv2.imwrite(str(tmp_path / split / cls / f'{i}.png'), crop)
-    res = tool.main([str(cfg), str(ckpt), '--train-root', str(tmp_path / 'train'),
-                     '--val-root', str(tmp_path / 'val'), '--img-size', '32', '--k', '3',
-                     '--feature', 'adaptor:vit', '--device', 'cpu'])
+    model = init_model(str(cfg), str(ckpt), device='cpu')
+    res = evaluate_knn(model, str(tmp_path / 'train'), str(tmp_path / 'val'), img_size=32, k=3,
+                       feature='adaptor:vit')
     assert res['num_train'] == 6 and res['num_val'] == 2
     assert res['top5'] == 100.0 and 0 <= res['top1'] <= 100
