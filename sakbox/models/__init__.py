@@ -1,10 +1,11 @@
-"""Models: teachers, student stems, adapters, routers, decoders, losses, distillers.
+"""Models: teachers, student stems, adapters, adaptor heads, routers, decoders, losses, distillers.
 
 Importing this package registers every model component in
 :data:`sakbox.registry.MODELS` (the registry does it lazily on first lookup).
 """
 from . import (
                adapters,
+               adaptor_heads,
                data_preprocessors,
                decoders,
                distillers,
@@ -15,5 +16,5 @@ from . import (
                utils,
 )
 
-__all__ = ['adapters', 'data_preprocessors', 'decoders', 'distillers', 'losses', 'routers',
-           'stems', 'teachers', 'utils']
+__all__ = ['adaptor_heads', 'adapters', 'data_preprocessors', 'decoders', 'distillers',
+           'losses', 'routers', 'stems', 'teachers', 'utils']

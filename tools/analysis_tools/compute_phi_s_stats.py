@@ -4,7 +4,8 @@ Runs the config's teachers over batches of its training dataloader, accumulates
 the mean and covariance of each teacher's dense features (every token) and of
 its summary vectors, and stores the PHI-S transforms as
 ``{teacher: {'features': {mean, tx, scale, count}, 'summary': {...}}}``. Point
-``model.phi_s.stats`` of the config at the file to distil in PHI-S space.
+``model.phi_s.stats`` of the config at the file to distil in PHI-S space. The
+estimation is :func:`sakbox.models.adaptor_heads.teacher_phi_s_stats`.
 
 Example::
 
@@ -21,7 +22,7 @@ from mmengine.config import DictAction
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
-from sakbox.models.utils.phi_s import PhiSStatsAccumulator
+from sakbox.models.adaptor_heads import teacher_phi_s_stats
 from sakbox.registry import MODELS
 from sakbox.utils.cli import load_config
 
@@ -39,33 +40,6 @@ def parse_args(argv=None):  # noqa: D103
     return p.parse_args(argv)
 
 
-@torch.no_grad()
-def compute_stats(model, dataloader, num_batches: int, max_tokens: int = 0,
-                  seed: int = 0) -> dict:
-    """Accumulate raw teacher targets and return PHI-S statistics per teacher."""
-    gen = torch.Generator().manual_seed(seed)
-    accs = {}
-    for i, batch in enumerate(dataloader):
-        if i >= num_batches:
-            break
-        inputs = model.data_preprocessor(batch, False)['inputs']
-        for name in model.teacher_names:
-            tgt = model.teacher_targets(name, inputs)
-            for kind, value in tgt.items():
-                rows = value.flatten(2).transpose(1, 2).reshape(-1, value.shape[1]) \
-                    if value.ndim == 4 else value
-                if max_tokens and kind == 'features' and rows.shape[0] > max_tokens:
-                    rows = rows[torch.randperm(rows.shape[0], generator=gen)[:max_tokens]]
-                key = (name, kind)
-                accs.setdefault(key, PhiSStatsAccumulator(rows.shape[1])).update(rows)
-    if not accs:
-        raise RuntimeError('compute_phi_s_stats: the dataloader yielded no batch')
-    stats = {}
-    for (name, kind), acc in accs.items():
-        stats.setdefault(name, {})[kind] = acc.compute()
-    return stats
-
-
 def main(argv=None) -> dict:
     """Compute and save the statistics; return them."""
     args = parse_args(argv)
@@ -77,7 +51,7 @@ def main(argv=None) -> dict:
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'sakbox')):
         model = MODELS.build(model_cfg).to(args.device).eval()
         loader = Runner.build_dataloader(cfg.train_dataloader, seed=args.seed)
-    stats = compute_stats(model, loader, args.num_batches, args.max_tokens, args.seed)
+    stats = teacher_phi_s_stats(model, loader, args.num_batches, args.max_tokens, args.seed)
     if osp.dirname(args.out):
         os.makedirs(osp.dirname(args.out), exist_ok=True)
     torch.save(stats, args.out)

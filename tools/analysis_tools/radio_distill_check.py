@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sakbox.models.utils.phi_s import PhiSStatsAccumulator
+from sakbox.models.adaptor_heads import PhiSStatsAccumulator
 from sakbox.registry import MODELS
 
 TRAIN_PHOTOS = ('astronaut', 'coffee', 'rocket', 'hubble_deep_field', 'immunohistochemistry',

@@ -1,7 +1,5 @@
-"""Adapters: the bottleneck adapter and the teacher-specific adapter path."""
+"""SAK's in-backbone adapters: the bottleneck adapter and the teacher-specific adapter path."""
 from .bottleneck_adapter import BottleneckAdapter, init_sak_weights
-from .radio_adaptor import RADIOMLP, RADIOAdaptorHead
 from .teacher_adapter_path import TeacherAdapterPath
 
-__all__ = ['BottleneckAdapter', 'TeacherAdapterPath', 'init_sak_weights', 'RADIOAdaptorHead',
-           'RADIOMLP']
+__all__ = ['BottleneckAdapter', 'TeacherAdapterPath', 'init_sak_weights']

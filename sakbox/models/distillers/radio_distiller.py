@@ -21,7 +21,7 @@ from sakbox.registry import MODELS
 from sakbox.structures import MultiTaskDataSample
 from sakbox.utils.checkpoint import read_checkpoint
 
-from ..utils.phi_s import PhiSNormalizer
+from ..adaptor_heads.phi_s import PhiSNormalizer
 from .base_distiller import BaseDistiller, ConfigType
 
 #: Per-teacher options of :class:`RADIODistiller` and their defaults.

@@ -26,7 +26,7 @@ from torch.utils.checkpoint import checkpoint
 
 from sakbox.registry import MODELS
 
-from ..utils.phi_s import PhiSNormalizer
+from ..adaptor_heads.phi_s import PhiSNormalizer
 
 #: (embed_dim, depth, num_heads) of the usual ViT sizes.
 RADIO_ARCHS: Dict[str, Tuple[int, int, int]] = {

@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from sakbox.models.utils.phi_s import PhiSStatsAccumulator
+from sakbox.models.adaptor_heads import PhiSStatsAccumulator
 from sakbox.registry import MODELS
 
 

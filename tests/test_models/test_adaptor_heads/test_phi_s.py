@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from sakbox.models.utils.phi_s import (
+from sakbox.models.adaptor_heads import (
     PhiSNormalizer,
     PhiSStatsAccumulator,
     compute_phi_s,

@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sakbox.models.adapters.radio_adaptor import RADIOMLP, RADIOAdaptorHead
+from sakbox.models.adaptor_heads import RADIOMLP, RADIOAdaptorHead
 from sakbox.registry import MODELS
 
 
