@@ -17,6 +17,7 @@ from mmengine.registry import DefaultScope
 from sakbox.registry import MODELS
 from sakbox.structures import MultiTaskDataSample
 from sakbox.utils.checkpoint import read_checkpoint
+from sakbox.utils.pretrained import disable_pretrained
 from sakbox.utils.state_dict_fit import StateDictFit, load_state_dict_checked
 
 ImageType = Union[str, Path, np.ndarray]
@@ -48,14 +49,7 @@ def prepare_model_cfg_for_test(model_cfg: Union[dict, ConfigDict],
     if 'teachers' in model_cfg or 'build_teachers' in model_cfg:
         model_cfg['build_teachers'] = builds_teachers_for_test(model_cfg)
     if has_checkpoint:
-        model_cfg.pop('init_cfg', None)
-        student = model_cfg.get('student')
-        if isinstance(student, dict):
-            if 'pretrained' in student:
-                student['pretrained'] = False
-            for key in ('checkpoint', 'vit_checkpoint', 'init_cfg'):
-                if student.get(key) is not None:
-                    student[key] = None
+        disable_pretrained(model_cfg, teachers=False)
     return model_cfg
 
 

@@ -19,10 +19,14 @@ from .state_dict_fit import (
     compare_state_dict,
     extract_state_dict,
     load_state_dict_checked,
+    load_state_dict_file,
+    load_state_dict_strict,
+    strip_wrapper_prefixes,
 )
 
 __all__ = ['adapt_cfg_to_device', 'enable_amp', 'fit_dataloader_workers', 'init_cpu_distributed',
            'register_all_modules', 'module_class_wrap_policy', 'CheckpointError',
            'CheckpointMismatchError', 'CheckpointNotFoundError', 'check_checkpoint_file',
            'read_checkpoint', 'StateDictFit', 'compare_state_dict', 'extract_state_dict',
-           'load_state_dict_checked']
+           'load_state_dict_checked', 'load_state_dict_file', 'load_state_dict_strict',
+           'strip_wrapper_prefixes']

@@ -18,26 +18,6 @@ _PROC_STATUS = '/proc/self/status'
 _PROC_CLEAR_REFS = '/proc/self/clear_refs'
 
 
-def disable_pretrained(model_cfg: dict) -> None:
-    """Switch off every pretrained / checkpoint load in a model config, in place.
-
-    Covers the model's ``init_cfg``, the student and every teacher
-    (``pretrained``, ``checkpoint``, ``vit_checkpoint``, ``init_cfg``).
-
-    Args:
-        model_cfg (dict): ``cfg.model`` (modified in place).
-    """
-    model_cfg.pop('init_cfg', None)
-    parts = [model_cfg.get('student')] + list((model_cfg.get('teachers') or {}).values())
-    for part in parts:
-        if isinstance(part, dict):
-            if 'pretrained' in part:
-                part['pretrained'] = False
-            for key in ('checkpoint', 'vit_checkpoint', 'init_cfg'):
-                if part.get(key) is not None:
-                    part[key] = None
-
-
 def synchronize(device: Union[str, torch.device]) -> None:
     """Wait for the queued work of ``device`` (no-op on the CPU)."""
     device = torch.device(device)

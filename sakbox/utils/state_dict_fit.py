@@ -1,6 +1,12 @@
-"""How well a checkpoint's state dict fits a model, and loading it strictly or not.
+"""State dicts: unwrap them, read them, compare them with a model, load them strictly or not.
 
-Evaluation and inference load strictly (:func:`load_state_dict_checked` with
+The one weight-loading path of sakbox: files are read by
+:func:`~sakbox.utils.checkpoint.read_checkpoint`, the weights taken out of their
+wrappers by :func:`extract_state_dict` (one rule for ``module.`` prefixes:
+:func:`strip_wrapper_prefixes`) and compared with the model by
+:func:`compare_state_dict`. Teachers and stems load a component's file with
+:func:`load_state_dict_file` + :func:`load_state_dict_strict` (every missing,
+unexpected and mis-shaped key named); evaluation and inference load strictly (:func:`load_state_dict_checked` with
 ``strict=True``): a checkpoint that leaves a single model tensor unset fails
 with a :class:`~sakbox.utils.checkpoint.CheckpointMismatchError` that names the
 file, the counts, the first missing / unexpected / mis-shaped keys and, where it
@@ -9,13 +15,15 @@ can tell, where the file comes from and how to convert it. Training's
 :class:`~sakbox.engine.hooks.CheckpointLoadReportHook` from the same
 :func:`compare_state_dict`.
 """
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 
-from .checkpoint import CheckpointMismatchError
+from .checkpoint import CheckpointMismatchError, read_checkpoint
 from .checkpoint_origin import checkpoint_origin_hint
 
 #: Key prefixes that neither side is compared on: teachers are frozen, built and
@@ -23,6 +31,8 @@ from .checkpoint_origin import checkpoint_origin_hint
 IGNORED_PREFIXES = ('teachers.', )
 #: Wrappers whose ``state_dict`` / ``model`` / ``module`` entry holds the weights.
 WRAPPER_KEYS = ('state_dict', 'model', 'module')
+#: Key prefixes of training wrappers (DDP, ``torch.compile``); see :func:`strip_wrapper_prefixes`.
+_WRAPPER_PREFIXES = ('module.', '_orig_mod.')
 
 
 @dataclass
@@ -86,6 +96,32 @@ class StateDictFit:
             parts.append(f'{len(self.ignored)} teachers.* keys ignored')
         return '; '.join(parts)
 
+    def key_report(self, limit: int = 20) -> str:
+        """Every problem key: ``missing keys: ...; unexpected keys: ...; shape mismatches: ...``.
+
+        Args:
+            limit (int): Keys named per kind. Defaults to 20.
+
+        Returns:
+            str: The report ('' for a complete fit).
+        """
+        parts = []
+        if self.missing:
+            parts.append(f'missing keys: {_fmt(self.missing, limit)}')
+        if self.unexpected:
+            parts.append(f'unexpected keys: {_fmt(self.unexpected, limit)}')
+        if self.mismatched:
+            shapes = [f'{k} (checkpoint {tuple(c)} vs model {tuple(m)})'
+                      for k, c, m in self.mismatched]
+            parts.append(f'shape mismatches: {_fmt(shapes, limit)}')
+        return '; '.join(parts)
+
+
+def _fmt(keys: Iterable[str], limit: int) -> str:
+    keys = sorted(keys)
+    more = f' ... (+{len(keys) - limit} more)' if len(keys) > limit else ''
+    return ', '.join(keys[:limit]) + more
+
 
 def _first(items: Sequence[str], limit: int) -> str:
     more = f', ... (+{len(items) - limit} more)' if len(items) > limit else ''
@@ -114,39 +150,92 @@ def extract_state_dict(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
     return obj
 
 
+def strip_wrapper_prefixes(state_dict: Dict[str, Any]) -> Dict[str, Any]:
+    """Remove the prefixes that training wrappers add to every key.
+
+    The one rule of sakbox, timm's :func:`timm.models.clean_state_dict`: a
+    leading ``module.`` (DataParallel / DDP) and ``_orig_mod.``
+    (``torch.compile``), in either order, is removed from each key that has it.
+
+    Args:
+        state_dict (dict): Weights.
+
+    Returns:
+        dict: ``state_dict`` itself when no key has such a prefix, else a new dict.
+    """
+    if not any(k.startswith(_WRAPPER_PREFIXES) for k in state_dict):
+        return state_dict
+    from timm.models import clean_state_dict
+    return clean_state_dict(state_dict)
+
+
+def load_state_dict_file(path: str) -> Dict[str, torch.Tensor]:
+    """Read the state dict of a ``.pth``/``.pt``/``.bin``/``.ckpt`` or ``.safetensors`` file.
+
+    The file is read by :func:`sakbox.utils.read_checkpoint` (``weights_only=True``:
+    pickled Python objects are refused, with a message naming them), unwrapped by
+    :func:`extract_state_dict` (``state_dict`` / ``model`` / ``module`` entries,
+    repeatedly) and cleaned by :func:`strip_wrapper_prefixes`.
+
+    Args:
+        path (str): Checkpoint file.
+
+    Returns:
+        Dict[str, Tensor]: Flat state dict on CPU.
+
+    Raises:
+        CheckpointError: The file is missing (a ``FileNotFoundError`` too) or
+            cannot be read.
+        ValueError: The file holds no state dict.
+    """
+    obj = extract_state_dict(read_checkpoint(path, map_location='cpu'))
+    if isinstance(obj, dict) and not all(torch.is_tensor(v) for v in obj.values()):
+        raise ValueError(f'{path} is not a state dict: top-level keys {sorted(obj)[:10]} '
+                         f'hold non-tensors and none of {WRAPPER_KEYS} wraps one.')
+    if not isinstance(obj, dict):
+        raise ValueError(f'{path} holds a {type(obj).__name__}, not a state dict.')
+    return dict(strip_wrapper_prefixes(obj))
+
+
 def compare_state_dict(model: nn.Module, state_dict: Dict[str, Any], source: str = 'checkpoint',
-                       ignore_prefixes: Sequence[str] = IGNORED_PREFIXES) -> StateDictFit:
+                       ignore_prefixes: Sequence[str] = IGNORED_PREFIXES,
+                       resample_pos_embeds: bool = True) -> StateDictFit:
     """Compare ``state_dict`` with ``model.state_dict()`` key by key and shape by shape.
 
-    The state dict is prepared the way sakbox models load it: a ``module.``
-    prefix (DDP) is stripped from every key, ``ignore_prefixes`` keys are set
-    aside on both sides, and position embeddings on another square grid are
-    resampled to the model's (as the distillers do on load). Nothing is loaded.
+    The state dict is prepared the way sakbox models load it: wrapper prefixes
+    (``module.``, see :func:`strip_wrapper_prefixes`) are stripped,
+    ``ignore_prefixes`` keys are set aside on both sides, and position
+    embeddings on another square grid are resampled to the model's (as the
+    distillers do on load). Nothing is loaded.
 
     Args:
         model (nn.Module): The (unwrapped) model.
         state_dict (dict): The checkpoint's weights (see :func:`extract_state_dict`).
         source (str): The file, for messages.
         ignore_prefixes (Sequence[str]): Key prefixes not compared.
+        resample_pos_embeds (bool): Resample mismatching position embeddings
+            (:func:`sakbox.models.utils.resample_pos_embeds_in_state_dict`).
+            False for components whose loader resamples by its own rule.
 
     Returns:
         StateDictFit: The comparison; ``fit.state_dict`` is the prepared dict.
     """
     ignore = tuple(ignore_prefixes)
     prepared, ignored = {}, []
-    for key, value in state_dict.items():
-        key = key[len('module.'):] if key.startswith('module.') else key
+    for key, value in strip_wrapper_prefixes(state_dict).items():
         if ignore and key.startswith(ignore):
             ignored.append(key)
         else:
             prepared[key] = value
     own = {k: v for k, v in model.state_dict().items() if not (ignore and k.startswith(ignore))}
-    # Lazy: sakbox.models is heavy and only needed once there is a model to load.
-    from sakbox.models.utils.pos_embed import resample_pos_embeds_in_state_dict
-    try:
-        resampled = resample_pos_embeds_in_state_dict(model, prepared)
-    except ValueError:  # a non-square grid: reported as a shape mismatch below
-        resampled = []
+    resampled = []
+    if resample_pos_embeds:
+        # Lazy: sakbox.models is heavy and only needed once there is a model to load.
+        from sakbox.models.utils.pos_embed import resample_pos_embeds_in_state_dict
+        try:
+            resampled = resample_pos_embeds_in_state_dict(model, prepared)
+        except ValueError:  # a non-square grid: reported as a shape mismatch below
+            resampled = []
     fit = StateDictFit(source=source, model_name=type(model).__name__, num_model=len(own),
                        ignored=ignored, resampled=resampled, state_dict=prepared)
     for key, target in own.items():
@@ -199,4 +288,41 @@ def load_state_dict_checked(model: nn.Module, checkpoint: Dict[str, Any], source
                   'The other tensors keep their initial (random) values.'
                   + (f'\n{hint}' if hint else ''), logger=logger, level=30)
     model.load_state_dict({k: fit.state_dict[k] for k in fit.loaded}, strict=False)
+    return fit
+
+
+def load_state_dict_strict(module: nn.Module, state_dict: Dict[str, torch.Tensor], source: str,
+                           ignore_unexpected: Sequence[str] = (),
+                           allow_missing: Sequence[str] = ()) -> StateDictFit:
+    """Load a component's weights (a teacher's network, a stem), failing on any mismatch.
+
+    The comparison is :func:`compare_state_dict`'s (without its position-embedding
+    resampling: components resample by their own rule first); the error lists
+    every problem key (:meth:`StateDictFit.key_report`).
+
+    Args:
+        module (nn.Module): Target module.
+        state_dict (dict): Weights (already converted to the module's key names).
+        source (str): What the weights come from (a file path), quoted in errors.
+        ignore_unexpected (Sequence[str]): Key prefixes that may be present in the
+            checkpoint but not in the module (e.g. a classifier the teacher drops).
+        allow_missing (Sequence[str]): Key prefixes the module may have that the
+            checkpoint lacks (e.g. routers that a stage-1 stem never had).
+
+    Returns:
+        StateDictFit: What was loaded (allowed absences and ignored keys left out).
+
+    Raises:
+        CheckpointMismatchError: Naming ``source`` and every missing, unexpected
+            and mis-shaped key; the module is left untouched.
+    """
+    fit = compare_state_dict(module, state_dict, source, ignore_prefixes=(),
+                             resample_pos_embeds=False)
+    fit = dataclasses.replace(
+        fit, missing=[k for k in fit.missing if not k.startswith(tuple(allow_missing))],
+        unexpected=[k for k in fit.unexpected if not k.startswith(tuple(ignore_unexpected))])
+    if not fit.complete:
+        raise CheckpointMismatchError(
+            f'Checkpoint {source} does not fit {fit.model_name}: {fit.key_report()}', source)
+    module.load_state_dict({k: fit.state_dict[k] for k in fit.loaded}, strict=False)
     return fit

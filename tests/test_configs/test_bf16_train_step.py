@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from sakbox.utils import enable_amp
-from sakbox.utils.benchmark import disable_pretrained
 from sakbox.utils.cli import load_config
+from sakbox.utils.pretrained import disable_pretrained
 from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -12,8 +12,8 @@ import torch
 from mmengine.registry import DefaultScope
 
 from sakbox.registry import MODELS
-from sakbox.utils.benchmark import disable_pretrained
 from sakbox.utils.cli import load_config
+from sakbox.utils.pretrained import disable_pretrained
 from tests.utils import free_port, run_tool
 
 CFG = 'configs/sak/sak_vit-tiny_synthetic-nyud.py'

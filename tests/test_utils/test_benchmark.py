@@ -10,7 +10,6 @@ import torch.nn as nn
 
 from sakbox.utils.benchmark import (
     count_flops,
-    disable_pretrained,
     format_table,
     measure_gemm_peak,
 )
@@ -71,17 +70,6 @@ def test_peak_memory_resets_and_sees_a_new_allocation():
     mib = 1024 * 1024
     assert before <= old_peak - 192 * mib  # the reset forgot the freed 256 MiB block
     assert after >= before + 48 * mib  # the new 64 MiB block is seen
-
-
-def test_disable_pretrained_clears_student_and_teachers():
-    cfg = dict(init_cfg=dict(type='Pretrained'),
-               student=dict(pretrained=True, vit_checkpoint='a.pth'),
-               teachers=dict(t=dict(pretrained=True, checkpoint='b.pth', init_cfg=dict())))
-    disable_pretrained(cfg)
-    assert 'init_cfg' not in cfg
-    assert cfg['student'] == dict(pretrained=False, vit_checkpoint=None)
-    assert cfg['teachers']['t']['pretrained'] is False
-    assert cfg['teachers']['t']['checkpoint'] is None
 
 
 def test_format_table_aligns_and_checks_rows():

@@ -1,4 +1,5 @@
-"""compare_state_dict / load_state_dict_checked and the origin hints, on tiny modules."""
+"""compare_state_dict / load_state_dict_checked / load_state_dict_file / load_state_dict_strict
+and the origin hints, on tiny modules."""
 import argparse
 import logging
 import re
@@ -12,6 +13,9 @@ from sakbox.utils import (
     compare_state_dict,
     extract_state_dict,
     load_state_dict_checked,
+    load_state_dict_file,
+    load_state_dict_strict,
+    strip_wrapper_prefixes,
 )
 from sakbox.utils.checkpoint_origin import checkpoint_origin_hint
 from tests.fixtures.sak_official_keys import (
@@ -157,3 +161,67 @@ def test_stage1_checkpoint_for_a_stage2_model_says_how_it_is_used():
 def test_unrecognised_checkpoint_gets_no_hint():
     sd = {'foo.weight': torch.ones(1)}
     assert checkpoint_origin_hint(sd, compare_state_dict(Tiny(), sd, 'f.pth')) is None
+
+
+@pytest.mark.parametrize('wrap, ext', [
+    (lambda sd: sd, '.pth'),
+    (lambda sd: {'state_dict': sd, 'meta': {'epoch': 3}}, '.pth'),
+    (lambda sd: {'model': {f'module.{k}': v for k, v in sd.items()}}, '.pt'),
+    (lambda sd: sd, '.safetensors'),
+])
+def test_load_state_dict_file_unwraps(tmp_path, wrap, ext):
+    sd = nn.Linear(3, 2).state_dict()
+    path = str(tmp_path / f'ckpt{ext}')
+    if ext == '.safetensors':
+        from safetensors.torch import save_file
+        save_file(sd, path)
+    else:
+        torch.save(wrap(sd), path)
+    loaded = load_state_dict_file(path)
+    assert loaded.keys() == sd.keys()
+    assert all(torch.equal(loaded[k], sd[k]) for k in sd)
+
+
+def test_load_state_dict_file_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match='nope.pth'):
+        load_state_dict_file(str(tmp_path / 'nope.pth'))
+    path = str(tmp_path / 'bad.pth')
+    torch.save({'epoch': 3, 'other': {'x': 1}}, path)
+    with pytest.raises(ValueError, match='bad.pth is not a state dict'):
+        load_state_dict_file(path)
+
+
+def test_load_strict_names_keys_and_file():
+    model = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 2))
+    sd = model.state_dict()
+    sd.pop('1.bias')
+    sd['2.weight'] = torch.zeros(1)
+    sd['0.weight'] = torch.zeros(5, 5)
+    with pytest.raises(CheckpointMismatchError) as err:
+        load_state_dict_strict(model, sd, 'some/file.pth')
+    msg = str(err.value)
+    assert 'some/file.pth' in msg and 'missing keys: 1.bias' in msg
+    assert 'unexpected keys: 2.weight' in msg and '0.weight (checkpoint (5, 5)' in msg
+
+
+def test_load_strict_ignore_and_allow():
+    model = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 2))
+    ref = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 2))
+    sd = {k: v for k, v in ref.state_dict().items() if k.startswith('0.')}
+    sd['head.weight'] = torch.zeros(1)
+    load_state_dict_strict(model, sd, 'f', ignore_unexpected=('head.', ), allow_missing=('1.', ))
+    assert torch.equal(model[0].weight, ref[0].weight)
+
+
+@pytest.mark.parametrize('keys, expected', [
+    (['module.a', 'module.b'], ['a', 'b']),
+    (['module.a', 'teachers.b'], ['a', 'teachers.b']),  # per key, as timm's clean_state_dict
+    (['_orig_mod.module.a'], ['a']),  # torch.compile around DDP
+    (['a.module.b'], ['a.module.b']),  # only a leading prefix
+])
+def test_strip_wrapper_prefixes_is_timms_rule(keys, expected):
+    from timm.models import clean_state_dict
+    sd = {k: torch.zeros(1) for k in keys}
+    assert list(strip_wrapper_prefixes(sd)) == expected == list(clean_state_dict(sd))
+    clean = {k: torch.zeros(1) for k in expected}
+    assert strip_wrapper_prefixes(clean) is clean  # nothing to strip: the same dict

@@ -35,8 +35,9 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from sakbox.registry import MODELS  # noqa: E402
 from sakbox.utils import register_all_modules  # noqa: E402
-from sakbox.utils.benchmark import disable_pretrained, measure_gemm_peak  # noqa: E402,F401
+from sakbox.utils.benchmark import measure_gemm_peak  # noqa: E402,F401
 from sakbox.utils.cli import load_config  # noqa: E402
+from sakbox.utils.pretrained import disable_pretrained  # noqa: E402
 
 #: ``--precision`` -> autocast dtype (None: plain fp32).
 PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}

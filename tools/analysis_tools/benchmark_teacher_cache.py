@@ -40,7 +40,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmengine.config import Config  # noqa: E402
 
-from sakbox.utils.benchmark import disable_pretrained, format_table  # noqa: E402
+from sakbox.utils.benchmark import format_table  # noqa: E402
+from sakbox.utils.pretrained import disable_pretrained  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEFAULT_CONFIGS = ['configs/sak/sak_vit-tiny_stage1_synthetic.py',

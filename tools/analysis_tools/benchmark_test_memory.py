@@ -117,7 +117,7 @@ def build_phase_model_cfg(cfg: Config, build_teachers: bool) -> dict:
         dict: A model config that downloads nothing.
     """
     from sakbox.apis import prepare_model_cfg_for_test
-    from sakbox.utils.benchmark import disable_pretrained
+    from sakbox.utils.pretrained import disable_pretrained
     model_cfg = copy.deepcopy(cfg.model)
     prepare_model_cfg_for_test(model_cfg, has_checkpoint=True)
     disable_pretrained(model_cfg)

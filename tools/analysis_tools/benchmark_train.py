@@ -46,7 +46,6 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from sakbox.utils import adapt_cfg_to_device, enable_amp, register_all_modules  # noqa: E402
 from sakbox.utils.benchmark import (  # noqa: E402
-    disable_pretrained,
     format_table,
     full_precision_step,
     measure_gemm_peak,
@@ -55,6 +54,7 @@ from sakbox.utils.benchmark import (  # noqa: E402
     synchronize,
 )
 from sakbox.utils.cli import load_config  # noqa: E402
+from sakbox.utils.pretrained import disable_pretrained  # noqa: E402
 
 #: Precision name -> (autocast dtype for enable_amp or None, GEMM dtype).
 PRECISIONS = {

@@ -38,8 +38,8 @@ from mmengine.registry import DefaultScope  # noqa: E402
 from sakbox.models.losses import feature_cosine_similarity  # noqa: E402
 from sakbox.registry import MODELS  # noqa: E402
 from sakbox.utils import register_all_modules  # noqa: E402
-from sakbox.utils.benchmark import disable_pretrained  # noqa: E402
 from sakbox.utils.cli import load_config  # noqa: E402
+from sakbox.utils.pretrained import disable_pretrained  # noqa: E402
 
 PRECISIONS = ('fp32', 'bf16', 'fp16')
 

@@ -1,17 +1,12 @@
 """Draw the training resolution per batch (multi-resolution distillation)."""
 import random
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from sakbox.registry import HOOKS
-
-Size = Union[int, Sequence[int]]
-
-
-def _size(s: Size) -> Tuple[int, int]:
-    return (int(s), int(s)) if isinstance(s, (int, float)) else (int(s[0]), int(s[1]))
+from sakbox.utils.sizes import Size, to_hw
 
 
 @HOOKS.register_module()
@@ -46,7 +41,7 @@ class MultiResolutionHook(Hook):
                              f'not all zero, one per resolution ({len(resolutions)})')
         if interval < 1:
             raise ValueError(f'MultiResolutionHook: interval must be >= 1, got {interval}')
-        self.resolutions = [_size(r) for r in resolutions]
+        self.resolutions = [to_hw(r, 'resolutions') for r in resolutions]
         self.probs = list(probs) if probs is not None else None
         self.interval = interval
         self.seed = seed

@@ -23,6 +23,8 @@ from torch.utils.checkpoint import checkpoint
 
 from sakbox.registry import MODELS
 
+from ..utils.renamed_args import GRAD_CHECKPOINTING_RENAMED, reject_renamed_args
+
 
 def conv_bn(cin: int, cout: int, k: int = 3, s: int = 1, groups: int = 1) -> nn.Sequential:
     """Conv (no bias) + BatchNorm, padded to keep the size at stride 1."""
@@ -197,9 +199,10 @@ class ERADIO(BaseModule):
         num_cls_tokens (int): Summary slots in the output; E-RADIO's summary is the
             mean-pooled ``features``, repeated per slot (as in the official model).
         frozen (bool): Freeze the stem and keep it in eval mode.
-        with_cp (bool): Gradient checkpointing of every stage block (recomputed in
-            backward, BatchNorm statistics still updated once per step; also
-            :meth:`set_grad_checkpointing`).
+        grad_checkpointing (bool): Gradient checkpointing of every stage block
+            (recomputed in backward, BatchNorm statistics still updated once per step;
+            also :meth:`set_grad_checkpointing`). The former name ``with_cp`` raises a
+            ``TypeError`` that names this one.
         tasks (sequence[str], optional): Also return ``task_feats`` = ``{task: levels}``.
         teacher_dims (dict, optional): Accepted for ``MultiTaskDistiller``; unused.
         init_cfg (dict, optional): MMEngine init config.
@@ -209,9 +212,11 @@ class ERADIO(BaseModule):
                  num_heads: Sequence[int] = (4, 8), window_size: int = 8,
                  sr_ratios: Sequence[int] = (2, 1), mlp_ratio: float = 4.0,
                  drop_path_rate: float = 0.0, embed_dim: int = 768, num_cls_tokens: int = 1,
-                 frozen: bool = False, with_cp: bool = False,
+                 frozen: bool = False, grad_checkpointing: bool = False,
                  tasks: Optional[Sequence[str]] = None,
-                 teacher_dims: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
+                 teacher_dims: Optional[dict] = None, init_cfg: Optional[dict] = None,
+                 **kwargs) -> None:
+        reject_renamed_args('ERADIO', kwargs, GRAD_CHECKPOINTING_RENAMED)
         super().__init__(init_cfg=init_cfg)
         if len(depths) != 4 or len(num_heads) != 2:
             raise ValueError(f'ERADIO: depths needs 4 entries and num_heads 2, got '
@@ -223,7 +228,7 @@ class ERADIO(BaseModule):
         self.out_indices = [0, 1, 2, 3]
         self.tasks = list(tasks) if tasks is not None else None
         self.frozen = frozen
-        self.with_cp = with_cp
+        self.grad_checkpointing = grad_checkpointing
         self.stem = nn.Sequential(conv_bn(3, stem_dim, s=2), nn.ReLU(),
                                   conv_bn(stem_dim, dim, s=2), nn.ReLU())
         total = sum(depths)
@@ -265,10 +270,10 @@ class ERADIO(BaseModule):
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         """Recompute each stage block in backward instead of keeping its activations."""
-        self.with_cp = enable
+        self.grad_checkpointing = enable
 
     def _run_stage(self, stage: nn.Sequential, x: Tensor) -> Tensor:
-        if not (self.with_cp and torch.is_grad_enabled()):
+        if not (self.grad_checkpointing and torch.is_grad_enabled()):
             return stage(x)
         for block in stage:
             x = checkpoint_block(block, x)

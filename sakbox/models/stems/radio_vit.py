@@ -25,8 +25,10 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from sakbox.registry import MODELS
+from sakbox.utils.sizes import to_hw
 
 from ..adaptor_heads.phi_s import PhiSNormalizer
+from ..utils.renamed_args import GRAD_CHECKPOINTING_RENAMED, reject_renamed_args
 
 #: (embed_dim, depth, num_heads) of the usual ViT sizes.
 RADIO_ARCHS: Dict[str, Tuple[int, int, int]] = {
@@ -36,10 +38,6 @@ RADIO_ARCHS: Dict[str, Tuple[int, int, int]] = {
     'large': (1024, 24, 16),
     'huge': (1280, 32, 16),
 }
-
-
-def _pair(v: Union[int, Sequence[int]]) -> Tuple[int, int]:
-    return (int(v), int(v)) if isinstance(v, (int, float)) else (int(v[0]), int(v[1]))
 
 
 class CPEPatchGenerator(nn.Module):
@@ -70,7 +68,7 @@ class CPEPatchGenerator(nn.Module):
         super().__init__()
         self.patch_size = patch_size
         self.embed_dim = embed_dim
-        self.grid_size = tuple(math.ceil(s / patch_size) for s in _pair(max_img_size))
+        self.grid_size = tuple(math.ceil(s / patch_size) for s in to_hw(max_img_size, 'max_img_size'))
         self.num_cls_tokens = num_cls_tokens
         self.num_registers = num_registers
         self.pos_dropout = pos_dropout
@@ -190,8 +188,9 @@ class RADIOViT(BaseModule):
         out_indices (sequence[int], optional): Blocks whose outputs are returned as
             ``levels`` (negative counts from the end). Default: 4 evenly spaced.
         output_fmt (str): ``'NCHW'`` -> ``features`` (B, C, h, w); ``'NLC'`` -> (B, h*w, C).
-        with_cp (bool): Gradient checkpointing of the blocks (recomputed in backward;
-            also :meth:`set_grad_checkpointing`).
+        grad_checkpointing (bool): Gradient checkpointing of the blocks (recomputed in
+            backward; also :meth:`set_grad_checkpointing`). The former name ``with_cp``
+            raises a ``TypeError`` that names this one.
         feature_normalizer (bool): Apply a fixed affine map ``tx @ (x - mean)`` (buffers
             of a :class:`PhiSNormalizer`, identity until loaded) to ``features``, as the
             released RADIO checkpoints that carry a ``_feature_normalizer`` do.
@@ -213,10 +212,11 @@ class RADIOViT(BaseModule):
                  cpe_aspect: Tuple[float, float] = (3 / 4, 4 / 3),
                  normalize_patches: bool = False, patch_bias: bool = False,
                  final_norm: bool = False, out_indices: Optional[Sequence[int]] = None,
-                 output_fmt: str = 'NCHW', with_cp: bool = False,
+                 output_fmt: str = 'NCHW', grad_checkpointing: bool = False,
                  feature_normalizer: bool = False, frozen: bool = False,
                  tasks: Optional[Sequence[str]] = None, teacher_dims: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None, **kwargs) -> None:
+        reject_renamed_args('RADIOViT', kwargs, GRAD_CHECKPOINTING_RENAMED)
         super().__init__(init_cfg=init_cfg)
         if isinstance(arch, str):
             if arch not in RADIO_ARCHS:
@@ -235,7 +235,7 @@ class RADIOViT(BaseModule):
         self.depth = depth
         self.patch_size = patch_size
         self.output_fmt = output_fmt
-        self.with_cp = with_cp
+        self.grad_checkpointing = grad_checkpointing
         self.patch_generator = CPEPatchGenerator(
             patch_size, embed_dim, max_img_size, num_cls_tokens=num_cls_tokens,
             num_registers=num_registers, pos_dropout=pos_dropout, cpe=cpe,
@@ -280,7 +280,7 @@ class RADIOViT(BaseModule):
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         """Recompute each block in backward instead of keeping its activations (timm API)."""
-        self.with_cp = enable
+        self.grad_checkpointing = enable
 
     def no_weight_decay(self) -> List[str]:
         """Parameter names that should not be weight-decayed."""
@@ -293,7 +293,7 @@ class RADIOViT(BaseModule):
         for i, blk in enumerate(self.blocks):
             if i > last:
                 break
-            if self.with_cp and torch.is_grad_enabled():
+            if self.grad_checkpointing and torch.is_grad_enabled():
                 x = checkpoint(blk, x, use_reentrant=False)
             else:
                 x = blk(x)

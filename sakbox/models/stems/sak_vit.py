@@ -12,8 +12,8 @@ from torch.utils.checkpoint import checkpoint as torch_checkpoint
 from sakbox.registry import MODELS
 
 from ..adapters import TeacherAdapterPath, init_sak_weights
-from ..teachers.timm_vit_teacher import create_timm_model
-from ..teachers.utils import resolve_out_indices
+from ..utils.out_indices import resolve_out_indices
+from ..utils.timm_models import create_timm_model
 from .sak_vit_utils import apply_lora, load_stem_checkpoint, normalize_teacher_dims
 
 

@@ -1,10 +1,11 @@
 """Construction and checkpoint helpers of :class:`SAKViT`."""
-import math
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch.nn as nn
 
-from ..teachers.utils import load_state_dict_file, load_state_dict_strict
+from sakbox.utils.state_dict_fit import load_state_dict_file, load_state_dict_strict
+
+from ..utils.pos_embed import resample_pos_embeds_in_state_dict
 
 # Version the LoRA path was tested with (see the stem tests).
 PEFT_TESTED_VERSION = '0.21.2'
@@ -77,7 +78,8 @@ def _detect_prefix(keys: Sequence[str], path: str) -> str:
 def load_stem_checkpoint(stem: nn.Module, path: str, prefix: Optional[str] = None) -> None:
     """Load a SAKViT checkpoint (e.g. stage 1) into ``stem``, strictly.
 
-    The ViT's position embedding is resampled (timm ``resample_abs_pos_embed``)
+    The ViT's position embedding is resampled (bicubic without antialiasing, as
+    the official stage-1 -> stage-2 update: :func:`resample_pos_embeds_in_state_dict`)
     when the checkpoint was trained at another size; its grid must be square
     then. Routers absent from the file (a stage-1 stem) are allowed missing;
     every other missing, unexpected or mis-shaped key raises.
@@ -87,22 +89,8 @@ def load_stem_checkpoint(stem: nn.Module, path: str, prefix: Optional[str] = Non
         path (str): Checkpoint file (state dict, optionally wrapped/prefixed).
         prefix (str, optional): Key prefix of the stem in the file; auto-detected.
     """
-    from timm.layers import resample_abs_pos_embed
     state_dict = load_state_dict_file(path)
     prefix = _detect_prefix(list(state_dict), path) if prefix is None else prefix
     state_dict = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
-    key = 'vit.pos_embed'
-    own = stem.state_dict()
-    if key in state_dict and key in own and state_dict[key].shape != own[key].shape:
-        vit = stem.vit
-        num_prefix = 0 if getattr(vit, 'no_embed_class', False) else vit.num_prefix_tokens
-        num_tokens = state_dict[key].shape[1] - num_prefix
-        side = math.isqrt(num_tokens)
-        if side * side != num_tokens:
-            raise ValueError(f'{path}: {key} has {num_tokens} patch positions, not a square '
-                             f'grid; cannot resample it to {tuple(vit.patch_embed.grid_size)}.')
-        state_dict[key] = resample_abs_pos_embed(
-            state_dict[key], list(vit.patch_embed.grid_size), [side, side],
-            num_prefix_tokens=num_prefix, interpolation='bicubic',
-            antialias=False)  # as the official stage-1 -> stage-2 resampling
+    resample_pos_embeds_in_state_dict(stem, state_dict, source=path)
     load_state_dict_strict(stem, state_dict, path, allow_missing=('routers.', ))

@@ -13,18 +13,9 @@ from .sam_teacher import SAMTeacher
 from .timm_cnn_teacher import TimmCNNTeacher
 from .timm_vit_teacher import TimmViTTeacher
 from .torchvision_teacher import TorchvisionTeacher
-from .utils import (
-    CheckpointMismatchError,
-    default_out_indices,
-    load_state_dict_file,
-    load_state_dict_strict,
-    load_timm_checkpoint,
-)
 
 __all__ = [
     'BaseTeacher', 'TimmViTTeacher', 'SAMTeacher', 'TimmCNNTeacher', 'TorchvisionTeacher',
     'OpenCLIPTeacher', 'RADIOTeacher', 'IMAGENET_MEAN_255', 'IMAGENET_STD_255', 'INPUT_NORMS',
-    'DEFAULT_INPUT_NORM', 'fill_input_norm', 'CheckpointMismatchError',
-    'default_out_indices', 'load_state_dict_file', 'load_state_dict_strict',
-    'load_timm_checkpoint'
+    'DEFAULT_INPUT_NORM', 'fill_input_norm'
 ]

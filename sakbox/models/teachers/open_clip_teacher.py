@@ -1,5 +1,4 @@
 """Frozen open_clip visual tower teacher (CLIP, OpenCLIP, DFN, SigLIP, ...)."""
-import math
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -8,28 +7,16 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sakbox.registry import MODELS
+from sakbox.utils.state_dict_fit import load_state_dict_file, load_state_dict_strict
 
+from ..utils.out_indices import resolve_out_indices
+from ..utils.pos_embed import resample_pos_embed
 from .base_teacher import (
     DEFAULT_INPUT_NORM,
     IMAGENET_MEAN_255,
     IMAGENET_STD_255,
     BaseTeacher,
 )
-from .utils import load_state_dict_file, load_state_dict_strict, resolve_out_indices
-
-
-def _resample_tokens(posemb: Tensor, new_grid: Tuple[int, int], num_prefix: int) -> Tensor:
-    """Resample a (L, C) or (1, L, C) absolute position table to ``new_grid``."""
-    from timm.layers import resample_abs_pos_embed
-    squeeze = posemb.dim() == 2
-    posemb = posemb.unsqueeze(0) if squeeze else posemb
-    old = math.isqrt(posemb.shape[1] - num_prefix)
-    if old * old != posemb.shape[1] - num_prefix:
-        raise ValueError(f'Cannot resample a non-square position table of shape '
-                         f'{tuple(posemb.shape)} to grid {new_grid}.')
-    posemb = resample_abs_pos_embed(posemb, list(new_grid), [old, old],
-                                    num_prefix_tokens=num_prefix)
-    return posemb[0] if squeeze else posemb
 
 
 @MODELS.register_module()
@@ -157,7 +144,9 @@ class OpenCLIPTeacher(BaseTeacher):
                     trunk = self.visual.trunk
                     grid = trunk.patch_embed.grid_size
                     prefix = 0 if trunk.no_embed_class else trunk.num_prefix_tokens
-                state_dict[key] = _resample_tokens(state_dict[key], tuple(grid), prefix)
+                # timm's default (antialiased) resampling, as timm's own CLIP filter.
+                state_dict[key] = resample_pos_embed(state_dict[key], grid, prefix,
+                                                     antialias=True, name=f'{path}: {key}')
         load_state_dict_strict(self.visual, state_dict, path)
 
     def preprocess(self, x: Tensor) -> Tensor:

@@ -10,11 +10,11 @@ from mmengine.registry import DefaultScope
 from torch import Tensor
 
 from sakbox.registry import MODELS
-from sakbox.utils.checkpoint import read_checkpoint
-from sakbox.utils.state_dict_fit import extract_state_dict
+from sakbox.utils.checkpoint import CheckpointMismatchError, read_checkpoint
+from sakbox.utils.state_dict_fit import extract_state_dict, strip_wrapper_prefixes
 
+from ..utils.out_indices import resolve_out_indices
 from .base_teacher import DEFAULT_INPUT_NORM, IMAGENET_MEAN_255, IMAGENET_STD_255, BaseTeacher
-from .utils import CheckpointMismatchError, resolve_out_indices
 
 #: Teacher type written for the teachers of a converted release (never built).
 CONVERTED_TEACHER_TYPE = 'ConvertedRADIOTeacher'
@@ -56,8 +56,7 @@ def _load_checkpoint(path: str) -> Tuple[dict, dict]:
             'tools/model_converters/radio_official_to_sakbox.py, or train one (e.g. '
             '`python tools/train.py configs/radio/radio_vit-tiny_synthetic.py`)')
     ckpt = read_checkpoint(path)  # unreadable files: one message naming the file
-    state = extract_state_dict(ckpt)
-    state = {(k[7:] if k.startswith('module.') else k): v for k, v in state.items()}
+    state = strip_wrapper_prefixes(extract_state_dict(ckpt))
     return state, dict(ckpt.get('meta') or {})
 
 

@@ -7,18 +7,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sakbox.registry import MODELS
+from sakbox.utils.state_dict_fit import load_state_dict_file, load_state_dict_strict
 
+from ..utils.out_indices import resolve_out_indices
+from ..utils.timm_models import timm_filter_fn
 from .base_teacher import (
     DEFAULT_INPUT_NORM,
     IMAGENET_MEAN_255,
     IMAGENET_STD_255,
     BaseTeacher,
-)
-from .utils import (
-    load_state_dict_file,
-    load_state_dict_strict,
-    resolve_out_indices,
-    timm_filter_fn,
 )
 
 

@@ -5,13 +5,13 @@ from torch import Tensor
 
 from sakbox.registry import MODELS
 
+from ..utils.timm_models import load_timm_checkpoint
 from .base_teacher import (
     DEFAULT_INPUT_NORM,
     IMAGENET_MEAN_255,
     IMAGENET_STD_255,
     BaseTeacher,
 )
-from .utils import load_timm_checkpoint
 
 
 @MODELS.register_module()

@@ -2,42 +2,18 @@
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
-from mmengine.logging import print_log
 from torch import Tensor
 
 from sakbox.registry import MODELS
 
+from ..utils.out_indices import resolve_out_indices
+from ..utils.timm_models import create_timm_model
 from .base_teacher import (
     DEFAULT_INPUT_NORM,
     IMAGENET_MEAN_255,
     IMAGENET_STD_255,
     BaseTeacher,
 )
-from .utils import load_timm_checkpoint, resolve_out_indices
-
-
-def create_timm_model(arch: str, pretrained: bool, checkpoint: Optional[str], **kwargs):
-    """Build a timm model from the hub (``pretrained``) or a local file (``checkpoint``).
-
-    A local checkpoint wins over ``pretrained`` so that offline machines never
-    reach for the hub when a file is given.
-
-    Args:
-        arch (str): timm model name (a ``.tag`` suffix selects pretrained weights).
-        pretrained (bool): Load timm's pretrained weights (needs the hub).
-        checkpoint (str, optional): Local weights file, loaded strictly.
-        **kwargs: Passed to ``timm.create_model``.
-
-    Returns:
-        nn.Module: The timm model.
-    """
-    import timm
-    if checkpoint is not None and pretrained:
-        print_log(f'{arch}: loading {checkpoint}; pretrained=True is ignored.', logger='current')
-    model = timm.create_model(arch, pretrained=pretrained and checkpoint is None, **kwargs)
-    if checkpoint is not None:
-        load_timm_checkpoint(model, checkpoint)
-    return model
 
 
 @MODELS.register_module()

@@ -6,6 +6,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from sakbox.registry import MODELS
+from sakbox.utils.state_dict_fit import load_state_dict_file, load_state_dict_strict
 
 from .base_teacher import (
     DEFAULT_INPUT_NORM,
@@ -13,7 +14,6 @@ from .base_teacher import (
     IMAGENET_STD_255,
     BaseTeacher,
 )
-from .utils import load_state_dict_file, load_state_dict_strict
 
 _IMAGENET_01 = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 

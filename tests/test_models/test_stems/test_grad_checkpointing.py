@@ -17,9 +17,9 @@ CASES = {
     'SAKViT': (SAK, 'grad_checkpointing',
                lambda o: sum(f.sum() for f in o['distill']['sam'])
                + sum(f.square().sum() for f in o['task_feats']['semseg'])),
-    'RADIOViT': (RADIO, 'with_cp',
+    'RADIOViT': (RADIO, 'grad_checkpointing',
                  lambda o: o['summary'].square().sum() + o['features'].sum()),
-    'ERADIO': (ERADIO, 'with_cp',
+    'ERADIO': (ERADIO, 'grad_checkpointing',
                lambda o: o['features'].square().sum() + sum(f.sum() for f in o['levels'])),
 }
 
@@ -91,3 +91,12 @@ def test_set_grad_checkpointing_and_no_grad_runs(name):
     with torch.no_grad():  # inference never checkpoints
         size, _ = saved_activation_bytes(model, lambda: model(torch.randn(2, 3, 32, 32)))
     assert size == 0
+
+
+@pytest.mark.parametrize('name', ['RADIOViT', 'ERADIO'])
+def test_old_with_cp_name_is_refused_naming_the_new_one(name):
+    cfg, _, _ = CASES[name]
+    with pytest.raises(TypeError, match="'with_cp' is now called 'grad_checkpointing'"):
+        MODELS.build(dict(cfg, with_cp=True))
+    with pytest.raises(TypeError, match='unexpected keyword arguments: not_an_arg'):
+        MODELS.build(dict(cfg, not_an_arg=1))

@@ -5,8 +5,8 @@ import pytest
 import timm
 import torch
 
-from sakbox.models.teachers import CheckpointMismatchError
 from sakbox.registry import MODELS
+from sakbox.utils import CheckpointMismatchError
 
 TINY = dict(depth=4, embed_dim=32, num_heads=2)
 

@@ -3,7 +3,8 @@ import open_clip
 import pytest
 import torch
 
-from sakbox.models.teachers import CheckpointMismatchError, OpenCLIPTeacher, TimmViTTeacher
+from sakbox.models.teachers import OpenCLIPTeacher, TimmViTTeacher
+from sakbox.utils import CheckpointMismatchError
 
 TEXT = dict(context_length=8, vocab_size=64, width=32, heads=2, layers=1)
 NATIVE = dict(vision_cfg=dict(layers=4, width=32, head_width=16, patch_size=16),
@@ -59,6 +60,10 @@ def test_checkpoint_pos_embed_resampled_and_mismatch(tmp_path):
     torch.save(sd, path)
     t = OpenCLIPTeacher('ViT-B-16', checkpoint=path, img_size=64, model_kwargs=NATIVE)
     assert t.visual.positional_embedding.shape == (1 + 16, 32)
+    # The one resampler of sakbox, antialiased as timm's own CLIP filter.
+    from sakbox.models.utils import resample_pos_embed
+    expect = resample_pos_embed(sd['visual.positional_embedding'], (4, 4), 1, antialias=True)
+    assert torch.equal(t.visual.positional_embedding, expect)
     sd.pop('visual.ln_pre.bias')
     torch.save(sd, path)
     with pytest.raises(CheckpointMismatchError, match='clip.pth.*ln_pre.bias'):

@@ -5,8 +5,9 @@ import pytest
 import torch
 from mmengine.registry import DefaultScope
 
-from sakbox.models.teachers import CheckpointMismatchError, RADIOTeacher
+from sakbox.models.teachers import RADIOTeacher
 from sakbox.registry import MODELS
+from sakbox.utils import CheckpointMismatchError
 
 RADIO_MEAN = [122.771, 116.746, 104.094]
 RADIO_STD = [68.501, 66.632, 70.323]

@@ -3,7 +3,8 @@ import pytest
 import timm
 import torch
 
-from sakbox.models.teachers import CheckpointMismatchError, TimmCNNTeacher
+from sakbox.models.teachers import TimmCNNTeacher
+from sakbox.utils import CheckpointMismatchError
 
 
 @pytest.mark.parametrize('arch, out_indices, dims, strides', [

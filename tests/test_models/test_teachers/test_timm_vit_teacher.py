@@ -3,7 +3,8 @@ import pytest
 import timm
 import torch
 
-from sakbox.models.teachers import CheckpointMismatchError, TimmViTTeacher
+from sakbox.models.teachers import TimmViTTeacher
+from sakbox.utils import CheckpointMismatchError
 
 TINY = dict(depth=4, embed_dim=32, num_heads=2)
 

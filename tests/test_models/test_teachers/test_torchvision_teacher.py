@@ -3,7 +3,8 @@ import pytest
 import torch
 import torchvision
 
-from sakbox.models.teachers import CheckpointMismatchError, TorchvisionTeacher
+from sakbox.models.teachers import TorchvisionTeacher
+from sakbox.utils import CheckpointMismatchError
 
 
 @pytest.mark.parametrize('arch, nodes, dims', [

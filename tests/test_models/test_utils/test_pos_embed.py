@@ -1,10 +1,10 @@
-"""resample_pos_embeds_in_state_dict on a timm ViT."""
+"""resample_pos_embed (the one resampler, timm's math) and resample_pos_embeds_in_state_dict."""
 import pytest
 import timm
 import torch
 from timm.layers import resample_abs_pos_embed
 
-from sakbox.models.utils import resample_pos_embeds_in_state_dict
+from sakbox.models.utils import resample_pos_embed, resample_pos_embeds_in_state_dict
 
 
 def vit(img_size):
@@ -30,3 +30,27 @@ def test_non_square_checkpoint_grid_is_named():
     sd = {k: v for k, v in src.state_dict().items()}
     with pytest.raises(ValueError, match='pos_embed.*not a square'):
         resample_pos_embeds_in_state_dict(dst, sd)
+
+
+@pytest.mark.parametrize('old, new, prefix, antialias', [
+    (4, (6, 8), 1, False), (4, (6, 8), 1, True),  # up: antialiasing changes nothing
+    (6, (3, 4), 1, False), (6, (3, 4), 1, True),  # down: it does
+    (5, (5, 7), 0, False), (4, (4, 4), 5, True),  # no class token; registers; same size
+])
+def test_resample_pos_embed_is_bit_identical_to_timm(old, new, prefix, antialias):
+    torch.manual_seed(0)
+    table = torch.randn(1, prefix + old * old, 8)
+    expect = resample_abs_pos_embed(table, list(new), [old, old], num_prefix_tokens=prefix,
+                                    interpolation='bicubic', antialias=antialias)
+    out = resample_pos_embed(table, new, prefix, antialias=antialias)
+    assert out.shape == (1, prefix + new[0] * new[1], 8) and torch.equal(out, expect)
+    # open_clip keeps (L, C) tables without the batch dimension.
+    assert torch.equal(resample_pos_embed(table[0], new, prefix, antialias=antialias),
+                       expect[0])
+    assert torch.equal(out[:, :prefix], table[:, :prefix])  # prefix tokens kept as they are
+
+
+def test_resample_pos_embed_names_a_non_square_table():
+    with pytest.raises(ValueError, match=r'ckpt.pth: vit.pos_embed: the checkpoint has 6 patch '
+                                         r'positions .*not a square grid.*\(2, 2\)'):
+        resample_pos_embed(torch.zeros(1, 7, 4), (2, 2), 1, name='ckpt.pth: vit.pos_embed')
