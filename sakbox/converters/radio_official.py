@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from sakbox.utils.checkpoint import CheckpointError, read_checkpoint
+from sakbox.utils.state_dict_fit import strip_wrapper_prefixes
 
 #: Heads of the usual ViT widths (used when timm does not know the arch name).
 HEADS_BY_WIDTH = {192: 3, 384: 6, 768: 12, 1024: 16, 1152: 16, 1280: 16, 1536: 24, 1664: 16}
@@ -278,8 +279,7 @@ def convert_radio_official(ckpt: Dict[str, Any], teachers: Optional[Sequence[str
     sd = ckpt['state_dict_ema'] if 'state_dict_ema' in ckpt else ckpt['state_dict']
     sr = getattr(args, 'spectral_reparam', False)
     sr = sr if isinstance(sr, dict) else {}
-    sd = realize_parametrizations({k[7:] if k.startswith('module.') else k: v
-                                   for k, v in sd.items()}, eps=sr.get('eps', 1e-6),
+    sd = realize_parametrizations(strip_wrapper_prefixes(dict(sd)), eps=sr.get('eps', 1e-6),
                                   power_iterations=sr.get('n_power_iterations', 1))
     _check_backbone_layout(_strip(sd, 'base_model.'), args)  # before any head is read
     tconfs = list(getattr(args, 'teachers', []))

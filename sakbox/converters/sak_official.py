@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from sakbox.utils.checkpoint import CheckpointError, read_checkpoint
+from sakbox.utils.state_dict_fit import strip_wrapper_prefixes
 
 #: Official ``MultiTaskModel`` attribute names (stage 2).
 OFFICIAL_BACKBONE = 'backbone.'
@@ -131,9 +132,7 @@ def unwrap_sak_official(obj: Any, source: str = 'checkpoint'
     if not isinstance(obj, dict) or not obj:
         raise ValueError(f'{source}: expected a non-empty state dict, got '
                          f'{type(obj).__name__}.')
-    sd = OrderedDict(obj)
-    if all(k.startswith('module.') for k in sd):
-        sd = OrderedDict((k[len('module.'):], v) for k, v in sd.items())
+    sd = OrderedDict(strip_wrapper_prefixes(dict(obj)))
     dropped = []
     if any(k.startswith(DISTILLER_STUDENT) for k in sd):
         student = OrderedDict()
