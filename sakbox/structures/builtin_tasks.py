@@ -1,7 +1,8 @@
 """The six built-in dense tasks and their logits -> prediction rules (official SAK ``get_output``).
 
 Registered in canonical order: ``semseg``, ``depth``, ``normals``, ``edge``,
-``human_parts``, ``sal``. Ground truth conventions (``docs/architecture.md``):
+``human_parts``, ``sal``; metric reports list them as the multi-task papers'
+tables do: ``semseg``, ``human_parts``, ``sal``, ``normals``, ``depth``, ``edge``. Ground truth conventions (``docs/architecture.md``):
 label maps use 255 = ignore; depth ``<= 0`` is invalid; a zero normal is invalid.
 """
 import torch
@@ -40,26 +41,29 @@ def foreground_probability(logits: Tensor) -> Tensor:
 
 SEMSEG = TaskSpec(
     name='semseg', gt_kind='label', postprocess=argmax_labels, primary_metric='mIoU',
-    color='labels', palette_key='palette', metric=dict(type='SegMetric', task='semseg'))
+    color='labels', palette_key='palette', metric=dict(type='SegMetric', task='semseg'),
+    report_rank=0)
 DEPTH = TaskSpec(
     name='depth', gt_kind='float', postprocess=clamped_depth, primary_metric='RMSE',
     divide_by_zoom=True, invalid_rule='nonpositive', color='depth',
     lower_is_better=frozenset({'RMSE', 'absRel', 'sqRel', 'log10', 'RMSElog'}),
-    metric=dict(type='DepthMetric'))
+    metric=dict(type='DepthMetric'), report_rank=4)
 NORMALS = TaskSpec(
     name='normals', gt_kind='float', channels=3, postprocess=unit_normals,
     primary_metric='mErr', flip_negates=True, invalid_rule='zero_vector', color='normals',
-    lower_is_better=frozenset({'mErr', 'medErr', 'rmsErr'}), metric=dict(type='NormalsMetric'))
+    lower_is_better=frozenset({'mErr', 'medErr', 'rmsErr'}), metric=dict(type='NormalsMetric'),
+    report_rank=3)
 EDGE = TaskSpec(
     name='edge', gt_kind='label', postprocess=sigmoid_probability, primary_metric='odsF',
-    color='gray', metric=dict(type='EdgeMetric'))
+    color='gray', metric=dict(type='EdgeMetric'), report_rank=5)
 HUMAN_PARTS = TaskSpec(
     name='human_parts', gt_kind='label', postprocess=argmax_labels, primary_metric='mIoU',
     invalid_rule='background_only', color='labels',
-    metric=dict(type='SegMetric', task='human_parts', skip_background_only=True))
+    metric=dict(type='SegMetric', task='human_parts', skip_background_only=True),
+    report_rank=1)
 SAL = TaskSpec(
     name='sal', gt_kind='label', postprocess=foreground_probability, primary_metric='maxF',
-    color='gray', metric=dict(type='SaliencyMetric'))
+    color='gray', metric=dict(type='SaliencyMetric'), report_rank=2)
 
 for _spec in (SEMSEG, DEPTH, NORMALS, EDGE, HUMAN_PARTS, SAL):
     register_task(_spec)

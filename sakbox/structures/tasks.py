@@ -64,6 +64,8 @@ class TaskSpec:
             (default ``'<name>_palette'``).
         metric: Default metric config, e.g. ``dict(type='SegMetric', task='semseg')``;
             None: ``MultiTaskMetric`` needs one in ``task_metric_cfgs``.
+        report_rank: Position of the task in metric reports (``PRIMARY_METRICS``,
+            the comparison tables); None: after the ranked tasks, in registration order.
 
     Raises:
         ValueError: If a value is outside its allowed set.
@@ -83,6 +85,7 @@ class TaskSpec:
     color: str = 'labels'
     palette_key: Optional[str] = None
     metric: Optional[Mapping] = field(default=None, hash=False)
+    report_rank: Optional[int] = None
 
     def __post_init__(self) -> None:
         for attr, allowed in (('gt_kind', GT_KINDS), ('color', COLOR_MODES),
@@ -193,15 +196,22 @@ class TaskTable(Mapping):
     Args:
         value: Reads the value from a spec.
         where: Only tasks whose spec passes it are in the table (default: all).
+        report_order: Iterate in ``TaskSpec.report_rank`` order instead of the
+            canonical order.
     """
 
     def __init__(self, value: Callable[[TaskSpec], V],
-                 where: Optional[Callable[[TaskSpec], bool]] = None) -> None:
+                 where: Optional[Callable[[TaskSpec], bool]] = None,
+                 report_order: bool = False) -> None:
         self._value = value
         self._where = where or (lambda spec: True)
+        self._report_order = report_order
 
     def _specs(self) -> Iterator[TaskSpec]:
-        return (s for s in _TASKS.values() if self._where(s))
+        specs = [s for s in _TASKS.values() if self._where(s)]
+        if self._report_order:  # sorted() is stable: unranked tasks keep registration order
+            specs = sorted(specs, key=lambda s: (s.report_rank is None, s.report_rank or 0))
+        return iter(specs)
 
     def __getitem__(self, task: str) -> V:
         spec = find_task(task)

@@ -116,6 +116,7 @@ def test_builtin_specs_equal_the_old_tables():
     assert IGNORE_INDEX == 255
     assert pad_values() == OLD_PAD_VALUES
     assert dict(PRIMARY_METRICS) == OLD_PRIMARY_METRICS
+    assert list(PRIMARY_METRICS.items()) == list(OLD_PRIMARY_METRICS.items())  # same order
     assert lower_is_better_names() == OLD_LOWER_IS_BETTER
     assert sorted(TASK_POSTPROCESS) == sorted(OLD_TASKS)
     assert voc_palette(40) == _old_voc_palette(40)
@@ -192,6 +193,7 @@ def test_toy_task_is_registered_last(toy):
     assert task_names() == OLD_TASKS + (toy.name, )
     assert get_task(toy.name) is toy
     assert PRIMARY_METRICS[toy.name] == toy.primary_metric
+    assert list(PRIMARY_METRICS) == list(OLD_PRIMARY_METRICS) + [toy.name]
     s = MultiTaskDataSample()
     s.set_gt(toy.name, torch.zeros(1, 2, 2))
     s.set_gt('depth', torch.zeros(1, 2, 2))

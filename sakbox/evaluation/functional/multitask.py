@@ -4,9 +4,9 @@ from typing import FrozenSet, Mapping, Optional
 from ...structures.tasks import TaskTable, find_task, get_task, task_names
 
 #: Read-only ``{task: primary metric name}`` view of the registered tasks
-#: (``TaskSpec.primary_metric``): the metric each task is ranked by and that
-#: Delta_m uses by default.
-PRIMARY_METRICS = TaskTable(lambda spec: spec.primary_metric)
+#: (``TaskSpec.primary_metric``) in report order (``TaskSpec.report_rank``): the
+#: metric each task is ranked by and that Delta_m uses by default.
+PRIMARY_METRICS = TaskTable(lambda spec: spec.primary_metric, report_order=True)
 
 #: Metric names that are lower-is-better whatever the task.
 _GENERIC_LOWER_IS_BETTER = frozenset({'loss'})
