@@ -11,6 +11,11 @@ new task needs one :func:`register_task` call and nothing else::
                            metric=dict(type='SegMetric', task='toy')))
 
 The built-in tasks are registered by :mod:`sakbox.structures.builtin_tasks`.
+
+The registry is a plain ordered dict rather than an MMEngine ``Registry``:
+specs are values, not types built from config dicts, and callers need the
+registration order (the canonical task order) and a non-raising lookup
+(:func:`find_task`) for tasks that are not registered.
 """
 import copy
 from dataclasses import dataclass, field
