@@ -1,5 +1,5 @@
-"""Class names and palettes of the supported datasets."""
-from typing import List, Tuple
+"""Class names of the supported datasets (palettes: :func:`sakbox.structures.voc_palette`)."""
+from typing import Tuple
 
 #: NYU-v2 40-class labels (Gupta et al.); label ``i`` here is value ``i + 1`` in the pngs.
 NYU40_CLASSES: Tuple[str, ...] = (
@@ -28,25 +28,3 @@ HUMAN_PART_GROUPS = {
 
 #: VOC index of the person class in PASCAL-Part annotations.
 PERSON_CLASS_IND = 15
-
-
-def label_palette(num_classes: int) -> List[List[int]]:
-    """The standard PASCAL VOC colour map (bit-interleaved), RGB.
-
-    Args:
-        num_classes: Number of colours.
-
-    Returns:
-        list: ``num_classes`` [R, G, B] triples.
-    """
-    palette = []
-    for i in range(num_classes):
-        r = g = b = 0
-        c = i
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        palette.append([r, g, b])
-    return palette

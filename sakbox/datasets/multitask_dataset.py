@@ -4,7 +4,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.dataset import BaseDataset
 
-from ..structures.multitask_data_sample import TASKS
+from ..structures.tasks import task_names
 
 
 def read_split_file(path: str) -> List[str]:
@@ -68,7 +68,8 @@ class MultiTaskDataset(BaseDataset):
             raise ValueError(f'{type(self).__name__} supports tasks {list(self.SUPPORTED_TASKS)}, '
                              f'got {tasks}')
         # Keep the canonical task order whatever order the config lists them in.
-        self.tasks = [t for t in TASKS if t in tasks] + [t for t in tasks if t not in TASKS]
+        names = task_names()
+        self.tasks = [t for t in names if t in tasks] + [t for t in tasks if t not in names]
         self.check_files = check_files
         prefix = dict(self.DEFAULT_PREFIX)
         prefix.update(data_prefix or {})

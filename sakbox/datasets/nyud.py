@@ -2,7 +2,8 @@
 import os.path as osp
 
 from ..registry import DATASETS
-from .class_names import NYU40_CLASSES, label_palette
+from ..structures.palette import voc_palette
+from .class_names import NYU40_CLASSES
 from .multitask_dataset import MultiTaskDataset
 
 
@@ -28,7 +29,7 @@ class NYUDv2Dataset(MultiTaskDataset):
         **kwargs: See :class:`~sakbox.datasets.multitask_dataset.MultiTaskDataset`.
     """
 
-    METAINFO = dict(classes=NYU40_CLASSES, palette=label_palette(len(NYU40_CLASSES) + 1)[1:])
+    METAINFO = dict(classes=NYU40_CLASSES, palette=voc_palette(len(NYU40_CLASSES) + 1)[1:])
     SUPPORTED_TASKS = ('semseg', 'depth', 'normals', 'edge')
     TASK_CHANNELS = dict(semseg=len(NYU40_CLASSES), depth=1, normals=3, edge=1)
     DEFAULT_PREFIX = dict(img_path='images', semseg='segmentation', depth='depth',

@@ -6,7 +6,8 @@ from typing import List
 from mmengine.logging import print_log
 
 from ..registry import DATASETS
-from .class_names import HUMAN_PART_CLASSES, PERSON_CLASS_IND, VOC_CLASSES, label_palette
+from ..structures.palette import voc_palette
+from .class_names import HUMAN_PART_CLASSES, PERSON_CLASS_IND, VOC_CLASSES
 from .multitask_dataset import MultiTaskDataset
 from .readers import read_pascal_part_categories
 
@@ -42,9 +43,9 @@ class PASCALContextDataset(MultiTaskDataset):
         **kwargs: See :class:`~sakbox.datasets.multitask_dataset.MultiTaskDataset`.
     """
 
-    METAINFO = dict(classes=VOC_CLASSES, palette=label_palette(len(VOC_CLASSES)),
+    METAINFO = dict(classes=VOC_CLASSES, palette=voc_palette(len(VOC_CLASSES)),
                     human_parts_classes=HUMAN_PART_CLASSES,
-                    human_parts_palette=label_palette(len(HUMAN_PART_CLASSES)))
+                    human_parts_palette=voc_palette(len(HUMAN_PART_CLASSES)))
     SUPPORTED_TASKS = ('semseg', 'human_parts', 'normals', 'edge', 'sal')
     TASK_CHANNELS = dict(semseg=len(VOC_CLASSES), human_parts=len(HUMAN_PART_CLASSES),
                          normals=3, edge=1, sal=2)

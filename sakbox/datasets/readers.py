@@ -13,9 +13,8 @@ from typing import Callable, Dict, Iterable, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
+from ..structures.tasks import IGNORE_INDEX
 from .class_names import HUMAN_PART_GROUPS, PERSON_CLASS_IND
-
-IGNORE_INDEX = 255
 
 
 class AnnotationError(ValueError):

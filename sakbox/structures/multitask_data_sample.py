@@ -1,10 +1,9 @@
 """Data sample that carries every task's ground truth and prediction."""
-from typing import Iterable, List, Tuple
+from typing import Iterable, List
 
 from mmengine.structures import BaseDataElement, PixelData
 
-#: Dense tasks sakbox knows, in a canonical order.
-TASKS: Tuple[str, ...] = ('semseg', 'depth', 'normals', 'edge', 'human_parts', 'sal')
+from .tasks import task_names
 
 
 class MultiTaskDataSample(BaseDataElement):
@@ -12,7 +11,10 @@ class MultiTaskDataSample(BaseDataElement):
 
     Ground truth and predictions live in :class:`~mmengine.structures.PixelData`
     fields named ``gt_<task>`` / ``pred_<task>``; their ``.data`` is a tensor of
-    shape (C, H, W):
+    shape (C, H, W). What each task's maps hold (kind, channels, pad / ignore
+    values, prediction format) is its :class:`~sakbox.structures.tasks.TaskSpec`
+    (:func:`~sakbox.structures.tasks.get_task`); the built-in ones
+    (:mod:`sakbox.structures.builtin_tasks`) are:
 
     ============  ======================================  ==========================
     task          ``gt_<task>.data``                      ``pred_<task>.data``
@@ -59,18 +61,18 @@ class MultiTaskDataSample(BaseDataElement):
 
     @property
     def gt_tasks(self) -> List[str]:
-        """Tasks that have a ``gt_<task>`` field, in :data:`TASKS` order."""
+        """Tasks that have a ``gt_<task>`` field, in canonical order (:func:`~sakbox.structures.tasks.task_names`)."""
         return _present(self.keys(), 'gt_')
 
     @property
     def pred_tasks(self) -> List[str]:
-        """Tasks that have a ``pred_<task>`` field, in :data:`TASKS` order."""
+        """Tasks that have a ``pred_<task>`` field, in canonical order (:func:`~sakbox.structures.tasks.task_names`)."""
         return _present(self.keys(), 'pred_')
 
 
 def _present(keys: Iterable[str], prefix: str) -> List[str]:
-    keys = set(keys)
-    known = [t for t in TASKS if prefix + t in keys]
+    keys, names = set(keys), task_names()
+    known = [t for t in names if prefix + t in keys]
     extra = sorted(k[len(prefix):] for k in keys
-                   if k.startswith(prefix) and k[len(prefix):] not in TASKS)
+                   if k.startswith(prefix) and k[len(prefix):] not in names)
     return known + extra

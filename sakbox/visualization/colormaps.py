@@ -11,7 +11,9 @@ from typing import Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-IGNORE_INDEX = 255
+from ..structures.palette import voc_palette
+from ..structures.tasks import IGNORE_INDEX
+
 #: Grey level of ignored pixels in binary maps (edge / saliency GT), where black means 0.
 BINARY_IGNORE_GREY = 128
 
@@ -28,16 +30,7 @@ def default_palette(num_classes: int) -> np.ndarray:
     Returns:
         np.ndarray: (num_classes, 3) uint8 RGB.
     """
-    palette = np.zeros((num_classes, 3), dtype=np.uint8)
-    for k in range(num_classes):
-        c, r, g, b = k + 1, 0, 0, 0
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        palette[k] = (r, g, b)
-    return palette
+    return np.asarray(voc_palette(num_classes + 1)[1:], dtype=np.uint8).reshape(-1, 3)
 
 
 def as_palette(palette: Optional[Sequence[Sequence[int]]], num_classes: int) -> np.ndarray:

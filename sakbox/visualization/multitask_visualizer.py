@@ -8,7 +8,7 @@ from mmengine.dist import master_only
 from mmengine.visualization import Visualizer
 
 from ..registry import VISUALIZERS
-from ..structures.multitask_data_sample import TASKS
+from ..structures.tasks import find_task, task_names
 from .colormaps import (
     colorize_depth,
     colorize_gray,
@@ -20,8 +20,6 @@ from .colormaps import (
     text_style,
 )
 
-LABEL_TASKS = ('semseg', 'human_parts')
-GRAY_TASKS = ('edge', 'sal')
 #: Background of captions, gaps and empty tiles (RGB).
 BACKGROUND = (32, 32, 32)
 
@@ -31,17 +29,18 @@ class MultiTaskVisualizer(Visualizer):
     """Draw a multi-task data sample as one panel: input | per task GT and prediction.
 
     Layout: column 0 is the input image, then one column per task (in
-    :data:`~sakbox.structures.multitask_data_sample.TASKS` order); the first
+    :func:`~sakbox.structures.tasks.task_names` order); the first
     row shows the ground truth, the second the prediction (only one row when
     only one of them is drawn or present). Each tile is captioned with the
     task name; depth tiles get a colour bar with the range in metres (GT and
     prediction share the GT's range so that they are comparable).
 
-    Colour maps: ``semseg`` / ``human_parts`` use the dataset palette
-    (``dataset_meta['palette']`` and ``dataset_meta['human_parts_palette']``,
-    a fixed palette otherwise) with ignore (255) black; ``depth`` a
-    matplotlib colour map, invalid black; ``normals`` ``(n + 1) / 2 * 255``,
-    zero vectors black; ``edge`` / ``sal`` grey.
+    Colour maps follow each task's ``TaskSpec.color``: ``'labels'``
+    (``semseg`` / ``human_parts``) use the dataset palette
+    (``dataset_meta[spec.palette_key]``: ``palette`` and ``human_parts_palette``,
+    a fixed palette otherwise) with ignore (255) black; ``'depth'`` a
+    matplotlib colour map, invalid black; ``'normals'`` ``(n + 1) / 2 * 255``,
+    zero vectors black; ``'gray'`` (``edge`` / ``sal``) grey.
 
     Args:
         name: Instance name (MMEngine's :class:`~mmengine.utils.ManagerMixin`).
@@ -69,13 +68,15 @@ class MultiTaskVisualizer(Visualizer):
         """Palette of a label task from the dataset meta (None: use the fixed palette).
 
         Args:
-            task: ``semseg`` reads ``palette``; other tasks ``<task>_palette``.
+            task: A registered task reads its spec's ``palette_key`` (``semseg``:
+                ``palette``); others ``<task>_palette``.
 
         Returns:
             list or None: ``[[R, G, B], ...]``.
         """
         meta = self._dataset_meta or {}
-        return meta.get('palette') if task == 'semseg' else meta.get(f'{task}_palette')
+        spec = find_task(task)
+        return meta.get(spec.palette_key if spec is not None else f'{task}_palette')
 
     def colorize(self, task: str, data: np.ndarray,
                  depth_scale: Optional[Tuple[float, float]] = None) -> np.ndarray:
@@ -94,14 +95,15 @@ class MultiTaskVisualizer(Visualizer):
             ValueError: If the map's shape does not fit the task.
         """
         arr = _to_numpy(data)
-        if task == 'normals' or (task not in TASKS and arr.ndim == 3 and arr.shape[0] == 3):
+        mode = _color_mode(task, arr)
+        if mode == 'normals':
             return colorize_normals(arr)
         if arr.ndim == 3 and arr.shape[0] != 1:
             raise ValueError(f'{task} map must be (1, H, W), got shape {tuple(arr.shape)}')
-        if task == 'depth':
+        if mode == 'depth':
             vmin, vmax = depth_scale if depth_scale is not None else depth_range(arr)
             return colorize_depth(arr, vmin, vmax, cmap=self.depth_cmap)
-        if task in GRAY_TASKS or (task not in TASKS and np.issubdtype(arr.dtype, np.floating)):
+        if mode == 'gray':
             return colorize_gray(arr)
         return colorize_labels(arr, self.task_palette(task))
 
@@ -121,7 +123,7 @@ class MultiTaskVisualizer(Visualizer):
         for task in _tasks(data_sample, draw_gt, draw_pred):
             gt = _field(data_sample, f'gt_{task}') if draw_gt else None
             pred = _field(data_sample, f'pred_{task}') if draw_pred else None
-            scale = depth_range(gt, pred) if task == 'depth' else None
+            scale = depth_range(gt, pred) if _is_depth(task) else None
             for prefix, arr in (('gt', gt), ('pred', pred)):
                 if arr is not None:
                     out[f'{prefix}_{task}'] = self.colorize(task, arr, scale)
@@ -152,12 +154,12 @@ class MultiTaskVisualizer(Visualizer):
         rows = [p for p, on in (('gt', draw_gt), ('pred', draw_pred))
                 if on and any(_field(data_sample, f'{p}_{t}') is not None for t in tasks)]
         cap = legend_height(w)
-        foot = cap if 'depth' in tasks else 0
+        depth_tasks = [t for t in tasks if _is_depth(t)]
+        foot = cap if depth_tasks else 0
         coloured = self.task_images(data_sample, draw_gt, draw_pred) if tasks else {}
-        scale = None
-        if 'depth' in tasks:
-            scale = depth_range(_field(data_sample, 'gt_depth') if draw_gt else None,
-                                _field(data_sample, 'pred_depth') if draw_pred else None)
+        scales = {t: depth_range(_field(data_sample, f'gt_{t}') if draw_gt else None,
+                                 _field(data_sample, f'pred_{t}') if draw_pred else None)
+                  for t in depth_tasks}
 
         grid: List[List[np.ndarray]] = []
         for r, prefix in enumerate(rows or ['input']):
@@ -166,7 +168,7 @@ class MultiTaskVisualizer(Visualizer):
             for task in tasks:
                 key = f'{prefix}_{task}'
                 label = f'{task} {"GT" if prefix == "gt" else "pred"}'
-                legend = scale if task == 'depth' and key in coloured else None
+                legend = scales.get(task) if key in coloured else None
                 row.append(self._tile(coloured.get(key), label if key in coloured
                                       else f'{label} (none)', h, w, cap, foot, legend))
             grid.append(row)
@@ -247,7 +249,24 @@ def _tasks(data_sample, draw_gt: bool, draw_pred: bool) -> List[str]:
              if k.startswith(p) and getattr(data_sample, k) is not None
              and hasattr(getattr(data_sample, k), 'data')}
     found.discard('label')  # image-level class label of classification lists, not a map
-    return [t for t in TASKS if t in found] + sorted(found - set(TASKS))
+    names = task_names()
+    return [t for t in names if t in found] + sorted(found - set(names))
+
+
+def _color_mode(task: str, arr: np.ndarray) -> str:
+    """The spec's colour mode; unregistered tasks by shape and dtype."""
+    spec = find_task(task)
+    if spec is not None:
+        return spec.color
+    if arr.ndim == 3 and arr.shape[0] == 3:
+        return 'normals'
+    return 'gray' if np.issubdtype(arr.dtype, np.floating) else 'labels'
+
+
+def _is_depth(task: str) -> bool:
+    """Whether ``task`` is drawn with the depth colour map (and gets a legend)."""
+    spec = find_task(task)
+    return spec is not None and spec.color == 'depth'
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:

@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from sakbox.registry import VISUALIZERS
-from sakbox.structures import MultiTaskDataSample
-from sakbox.structures.multitask_data_sample import TASKS
+from sakbox.structures import MultiTaskDataSample, task_names
 from sakbox.visualization import MultiTaskVisualizer, colorize_labels, colorize_normals
 from sakbox.visualization.colormaps import legend_height
 from tests.utils import load_tool
@@ -67,7 +66,7 @@ def test_panel_shape_and_tiles(tasks):
     y, x = th + 2 + cap, W + 2
     np.testing.assert_array_equal(panel[y:y + H, x:x + W], colorize_labels(s.pred_semseg.data))
     # normals GT tile (row 0) is the normal colouring; columns follow the canonical order.
-    c = 1 + [t for t in TASKS if t in tasks].index('normals')
+    c = 1 + [t for t in task_names() if t in tasks].index('normals')
     x = c * (W + 2)
     np.testing.assert_array_equal(panel[cap:cap + H, x:x + W],
                                   colorize_normals(s.gt_normals.data.numpy()))

@@ -1,5 +1,5 @@
 """Final steps of a pipeline: canonical ignore regions, then packing into a data sample."""
-from typing import Sequence
+from typing import Callable, Dict, Sequence
 
 import numpy as np
 import torch
@@ -7,19 +7,48 @@ from mmcv.transforms import BaseTransform
 
 from ...registry import TRANSFORMS
 from ...structures.multitask_data_sample import MultiTaskDataSample
-from .task_maps import LABEL_TASKS, iter_task_maps
+from ...structures.tasks import TaskSpec
+from .task_maps import iter_task_maps, map_spec
 
-IGNORE_INDEX = 255
+
+def _zero_invalid_vectors(arr: np.ndarray, spec: TaskSpec) -> np.ndarray:
+    sq = np.einsum('...i,...i->...', arr, arr)
+    bad = ~((sq >= 1e-12) & (sq < np.inf))  # NaN fails both comparisons
+    if bad.any():
+        arr = arr.copy()
+        arr[bad] = 0
+    return arr
+
+
+def _zero_nonpositive(arr: np.ndarray, spec: TaskSpec) -> np.ndarray:
+    bad = ~((arr > 0) & (arr < np.inf))
+    if bad.any():
+        arr = np.where(bad, np.float32(0), arr).astype(np.float32)
+    return arr
+
+
+def _ignore_background_only(arr: np.ndarray, spec: TaskSpec) -> np.ndarray:
+    if ((arr == 0) | (arr == spec.ignore_value)).all():
+        arr = np.full_like(arr, spec.ignore_value)
+    return arr
+
+
+#: ``TaskSpec.invalid_rule`` -> function ``(map, spec) -> map`` (``'none'``: unchanged).
+INVALID_RULE_FUNCS: Dict[str, Callable[[np.ndarray, TaskSpec], np.ndarray]] = dict(
+    zero_vector=_zero_invalid_vectors, nonpositive=_zero_nonpositive,
+    background_only=_ignore_background_only)
 
 
 @TRANSFORMS.register_module()
 class AddIgnoreRegions(BaseTransform):
-    """Put every invalid region into its canonical form.
+    """Put every invalid region into its canonical form (``TaskSpec.invalid_rule``).
 
-    * normals: zero-length (or non-finite) vectors become exactly 0 (invalid);
-    * depth: values ``<= 0`` or non-finite become 0 (invalid);
-    * human_parts: a map with no part (only background 0 and 255) becomes all
-      255, so images without annotated people do not teach "no person".
+    * ``'zero_vector'`` (normals): zero-length (or non-finite) vectors become
+      exactly 0 (invalid);
+    * ``'nonpositive'`` (depth): values ``<= 0`` or non-finite become 0 (invalid);
+    * ``'background_only'`` (human_parts): a map with no part (only background
+      0 and 255) becomes all 255, so images without annotated people do not
+      teach "no person".
 
     Run it after the geometric transforms (a crop can remove every person).
     """
@@ -34,20 +63,9 @@ class AddIgnoreRegions(BaseTransform):
             dict: ``results`` with fixed maps.
         """
         for task, key, arr in iter_task_maps(results):
-            if task == 'normals':
-                sq = np.einsum('...i,...i->...', arr, arr)
-                bad = ~((sq >= 1e-12) & (sq < np.inf))  # NaN fails both comparisons
-                if bad.any():
-                    arr = arr.copy()
-                    arr[bad] = 0
-            elif task == 'depth':
-                bad = ~((arr > 0) & (arr < np.inf))
-                if bad.any():
-                    arr = np.where(bad, np.float32(0), arr).astype(np.float32)
-            elif task == 'human_parts':
-                if ((arr == 0) | (arr == IGNORE_INDEX)).all():
-                    arr = np.full_like(arr, IGNORE_INDEX)
-            results[key] = arr
+            spec = map_spec(task)
+            rule = INVALID_RULE_FUNCS.get(spec.invalid_rule)
+            results[key] = arr if rule is None else rule(arr, spec)
         return results
 
 
@@ -59,8 +77,9 @@ class PackMultiTaskInputs(BaseTransform):
     ``LoadImageFromFile``); ``data_samples`` is a
     :class:`~sakbox.structures.MultiTaskDataSample` with one ``gt_<task>``
     :class:`~mmengine.structures.PixelData` per task in ``task_fields``:
-    label tasks (1, H, W) int64, depth (1, H, W) float32, normals (3, H, W)
-    float32. A ``gt_label`` in the results (labelled image lists) goes into
+    label tasks (1, H, W) int64, float tasks (C, H, W) float32 (depth
+    (1, H, W), normals (3, H, W)), following each task's ``TaskSpec``. A
+    ``gt_label`` in the results (labelled image lists) goes into
     the metainfo as an int (not a data field, so it is never taken for a task).
 
     Args:
@@ -96,12 +115,13 @@ class PackMultiTaskInputs(BaseTransform):
                 raise ValueError(f'gt_{task} is {arr.shape[:2]} but the image is '
                                  f'{img.shape[:2]} ({results.get("img_path")}); a transform '
                                  'lost the alignment')
-            if task == 'normals':
+            spec = map_spec(task)
+            if spec.channels > 1:  # (H, W, C) vector maps such as normals
                 data = torch.from_numpy(np.ascontiguousarray(
-                    arr.transpose(2, 0, 1), dtype=np.float32))
-            elif task in LABEL_TASKS:
+                    arr.transpose(2, 0, 1), dtype=np.int64 if spec.is_label else np.float32))
+            elif spec.is_label:
                 data = torch.from_numpy(arr.astype(np.int64)[None])
-            else:  # depth and other regression maps
+            else:  # depth and other 1-channel float maps
                 data = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)[None])
             sample.set_gt(task, data)
         meta = dict(pad_shape=tuple(results.get('img_shape', img.shape[:2])),

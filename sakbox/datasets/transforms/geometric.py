@@ -14,7 +14,7 @@ from mmcv.transforms.utils import cache_randomness
 
 from ...registry import TRANSFORMS
 from ...structures.padding import check_pad_position, pad_offset
-from .task_maps import PAD_VALUES, iter_task_maps, pad_map, resize_map
+from .task_maps import IMG_PAD_VALUE, iter_task_maps, map_spec, pad_map, resize_map
 
 _INTERP = dict(nearest=cv2.INTER_NEAREST_EXACT, bilinear=cv2.INTER_LINEAR,
                bicubic=cv2.INTER_CUBIC, area=cv2.INTER_AREA)
@@ -263,15 +263,16 @@ class MultiTaskRandomCrop(BaseTransform):
 class MultiTaskRandomFlip(RandomFlip):
     """mmcv's ``RandomFlip`` for the image and every task map.
 
-    A horizontal flip negates the normals' x component, a vertical flip their
-    y component, a diagonal flip both.
+    Maps of tasks with ``TaskSpec.flip_negates`` (normals) are vectors: a
+    horizontal flip negates their x component, a vertical flip their y
+    component, a diagonal flip both.
 
     Args:
         prob: Flip probability (or one per direction).
         direction: ``horizontal``, ``vertical``, ``diagonal`` or a list of them.
     """
 
-    _NORMAL_SIGN = dict(horizontal=(-1, 1, 1), vertical=(1, -1, 1), diagonal=(-1, -1, 1))
+    _VECTOR_SIGN = dict(horizontal=(-1, 1, 1), vertical=(1, -1, 1), diagonal=(-1, -1, 1))
 
     def __init__(self, prob: Union[float, Sequence[float]] = 0.5,
                  direction: Union[str, Sequence[str]] = 'horizontal') -> None:
@@ -284,8 +285,9 @@ class MultiTaskRandomFlip(RandomFlip):
         results['img'] = mmcv.imflip(results['img'], direction=direction)
         for task, key, arr in iter_task_maps(results):
             arr = mmcv.imflip(arr, direction=direction).copy()  # a copy: normals change in place
-            if task == 'normals':
-                arr *= np.asarray(self._NORMAL_SIGN[direction], dtype=arr.dtype)
+            if map_spec(task).flip_negates and arr.ndim == 3:
+                sign = self._VECTOR_SIGN[direction][:arr.shape[-1]]
+                arr *= np.asarray(sign, dtype=arr.dtype)
             results[key] = arr
 
 
@@ -293,8 +295,8 @@ class MultiTaskRandomFlip(RandomFlip):
 class MultiTaskPad(BaseTransform):
     """Pad the image and task maps to a minimum size and/or a size multiple.
 
-    Pad values: image 0, label maps 255, depth 0, normals 0 (override with
-    ``pad_val``). The image is still uint8 here, so image padding 0 is black
+    Pad values: image 0, each task map its ``TaskSpec.pad_value`` (label maps
+    255, depth 0, normals 0; override with ``pad_val``). The image is still uint8 here, so image padding 0 is black
     (about -2 after ImageNet normalisation); padding with the mean colour (0
     after normalisation), as the official SAK ``PadImage``, is the data
     preprocessor's job (``MultiTaskDataPreProcessor(size=..., pad_position=
@@ -321,7 +323,7 @@ class MultiTaskPad(BaseTransform):
             raise ValueError('give size and/or size_divisor')
         self.size = None if size is None else _pair(size, 'size')
         self.size_divisor = size_divisor
-        self.pad_val = dict(PAD_VALUES, **(pad_val or {}))
+        self.pad_val = dict(pad_val or {})
         self.position = check_pad_position(position, type(self).__name__)
 
     def transform(self, results: dict) -> dict:
@@ -332,9 +334,11 @@ class MultiTaskPad(BaseTransform):
             d = self.size_divisor
             th, tw = -(-th // d) * d, -(-tw // d) * d
         offset = pad_offset((h, w), (th, tw), self.position)
-        results['img'] = pad_map(results['img'], (th, tw), self.pad_val['img'], offset)
+        results['img'] = pad_map(results['img'], (th, tw),
+                                 self.pad_val.get('img', IMG_PAD_VALUE), offset)
         for task, key, arr in iter_task_maps(results):
-            results[key] = pad_map(arr, (th, tw), self.pad_val[task], offset)
+            value = self.pad_val.get(task, map_spec(task).pad_value)
+            results[key] = pad_map(arr, (th, tw), value, offset)
         inner = results.get('pad_offset', (0, 0))
         results['pad_offset'] = (int(inner[0]) + offset[0], int(inner[1]) + offset[1])
         results['pad_shape'] = (th, tw)

@@ -1,24 +1,38 @@
 """How each task's ground-truth map behaves under geometric transforms.
 
+The rules come from each task's :class:`~sakbox.structures.tasks.TaskSpec`.
 Maps are resized with centre-aligned nearest neighbour
 (``cv2.INTER_NEAREST_EXACT``: unlike ``INTER_NEAREST`` it samples the same
-points as the bilinear image resize, so maps stay aligned with the image).
-Label-like maps (``semseg``, ``human_parts``, ``edge``, ``sal``) are resized
-with nearest neighbour and padded with 255; ``depth`` is resized with nearest
-neighbour (values divided by the scale), padded with 0; ``normals`` (H, W, 3)
-is resized with nearest neighbour, padded with 0 and has a component negated
-by flips. Transforms find the maps through ``results['task_fields']``.
+points as the bilinear image resize, so maps stay aligned with the image);
+tasks with ``divide_by_zoom`` (depth) have their values divided by the zoom
+factor. Maps are padded with the spec's ``pad_value`` (label maps 255, depth
+and normals 0); tasks with ``flip_negates`` (normals) have a component negated
+by flips (``MultiTaskRandomFlip``). Transforms find the maps through
+``results['task_fields']``.
 """
 from typing import Dict, Iterator, Tuple
 
 import cv2
 import numpy as np
 
-#: Tasks whose map holds class indices (ignore = 255).
-LABEL_TASKS = ('semseg', 'human_parts', 'edge', 'sal')
-#: Pad value of every map (``img`` included).
-PAD_VALUES: Dict[str, float] = dict(img=0, semseg=255, human_parts=255, edge=255, sal=255,
-                                    depth=0, normals=0)
+from ...structures.tasks import TaskSpec, get_task, task_names
+
+#: Pad value of the image.
+IMG_PAD_VALUE = 0
+
+
+def pad_values() -> Dict[str, float]:
+    """Pad value of every map: ``img`` and each registered task."""
+    return dict(img=IMG_PAD_VALUE, **{t: get_task(t).pad_value for t in task_names()})
+
+
+def map_spec(task: str) -> TaskSpec:
+    """The spec of a task map; a KeyError names the task and the known ones."""
+    try:
+        return get_task(task)
+    except KeyError:
+        raise KeyError(f'no transform rules for task {task!r}; known: '
+                       f'{sorted(task_names())}') from None
 
 
 def iter_task_maps(results: dict) -> Iterator[Tuple[str, str, np.ndarray]]:
@@ -35,9 +49,7 @@ def iter_task_maps(results: dict) -> Iterator[Tuple[str, str, np.ndarray]]:
         if key not in results:
             raise KeyError(f'task {task!r} is listed in task_fields but results has no {key!r} '
                            f'(image {results.get("img_path")})')
-        if task not in PAD_VALUES:
-            raise KeyError(f'no transform rules for task {task!r}; known: '
-                           f'{sorted(k for k in PAD_VALUES if k != "img")}')
+        map_spec(task)
         yield task, key, results[key]
 
 
@@ -49,15 +61,15 @@ def resize_map(task: str, arr: np.ndarray, size_hw: Tuple[int, int],
         task: Task name.
         arr: (H, W) or (H, W, 3) map.
         size_hw: Target (H, W).
-        depth_scale: Zoom factor; depth values are divided by it (zooming in by
-            ``s`` makes the scene look ``s`` times closer).
+        depth_scale: Zoom factor; values of ``divide_by_zoom`` tasks (depth) are
+            divided by it (zooming in by ``s`` makes the scene look ``s`` times closer).
 
     Returns:
         np.ndarray: The resized map, same dtype.
     """
     h, w = size_hw
     out = cv2.resize(arr, (w, h), interpolation=cv2.INTER_NEAREST_EXACT)
-    if task == 'depth' and depth_scale != 1.0:
+    if map_spec(task).divide_by_zoom and depth_scale != 1.0:
         out = out / np.float32(depth_scale)
     return out.astype(arr.dtype, copy=False)
 

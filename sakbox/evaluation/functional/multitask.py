@@ -1,19 +1,26 @@
 """Multi-task performance relative to single-task baselines (Delta_m)."""
-from typing import Dict, Mapping, Optional
+from typing import FrozenSet, Mapping, Optional
 
-#: The metric each task is ranked by (and that Delta_m uses by default).
-PRIMARY_METRICS: Dict[str, str] = {
-    'semseg': 'mIoU',
-    'human_parts': 'mIoU',
-    'sal': 'maxF',
-    'normals': 'mErr',
-    'depth': 'RMSE',
-    'edge': 'odsF',
-}
+from ...structures.tasks import TaskTable, find_task, get_task, task_names
 
-#: Metric names (the part after ``<task>/``) for which lower is better.
-LOWER_IS_BETTER = frozenset(
-    {'RMSE', 'absRel', 'sqRel', 'log10', 'RMSElog', 'mErr', 'medErr', 'rmsErr', 'loss'})
+#: Read-only ``{task: primary metric name}`` view of the registered tasks
+#: (``TaskSpec.primary_metric``) in report order (``TaskSpec.report_rank``): the
+#: metric each task is ranked by and that Delta_m uses by default.
+PRIMARY_METRICS = TaskTable(lambda spec: spec.primary_metric, report_order=True)
+
+#: Metric names that are lower-is-better whatever the task.
+_GENERIC_LOWER_IS_BETTER = frozenset({'loss'})
+
+
+def lower_is_better_names() -> FrozenSet[str]:
+    """Metric names (the part after ``<task>/``) for which lower is better.
+
+    The union of every registered task's ``TaskSpec.lower_is_better`` and ``loss``.
+    """
+    names = set(_GENERIC_LOWER_IS_BETTER)
+    for task in task_names():
+        names |= get_task(task).lower_is_better
+    return frozenset(names)
 
 
 def metric_key(task_or_key: str) -> str:
@@ -27,10 +34,11 @@ def metric_key(task_or_key: str) -> str:
     """
     if '/' in task_or_key:
         return task_or_key
-    if task_or_key not in PRIMARY_METRICS:
+    spec = find_task(task_or_key)
+    if spec is None:
         raise KeyError(f'unknown task {task_or_key!r}; known: {sorted(PRIMARY_METRICS)} '
                        '(or give a full key such as "semseg/mIoU")')
-    return f'{task_or_key}/{PRIMARY_METRICS[task_or_key]}'
+    return spec.primary_key
 
 
 def is_lower_better(key: str, overrides: Optional[Mapping[str, bool]] = None) -> bool:
@@ -45,7 +53,7 @@ def is_lower_better(key: str, overrides: Optional[Mapping[str, bool]] = None) ->
     """
     if overrides and key in overrides:
         return bool(overrides[key])
-    return key.rsplit('/', 1)[-1] in LOWER_IS_BETTER
+    return key.rsplit('/', 1)[-1] in lower_is_better_names()
 
 
 def delta_m(metrics: Mapping[str, float], baselines: Mapping[str, float],

@@ -6,20 +6,13 @@ from mmengine.logging import print_log
 
 from sakbox.registry import METRICS
 
+from ...structures.tasks import find_task
 from ..functional import delta_m, metric_key
 from .base_task_metric import BaseTaskMetric
 
 _REQUIRED = object()
 
-#: Default metric config of each task; ``{dataset}`` entries are per dataset.
-DEFAULT_TASK_METRICS: Dict[str, dict] = {
-    'semseg': dict(type='SegMetric', task='semseg'),
-    'human_parts': dict(type='SegMetric', task='human_parts', skip_background_only=True),
-    'depth': dict(type='DepthMetric'),
-    'normals': dict(type='NormalsMetric'),
-    'sal': dict(type='SaliencyMetric'),
-    'edge': dict(type='EdgeMetric'),
-}
+#: Per-dataset additions to the tasks' default metric configs (``TaskSpec.metric``).
 _DATASET_DEFAULTS: Dict[str, Dict[str, dict]] = {
     'nyud': dict(semseg=dict(num_classes=40), edge=dict(dataset='nyud')),
     'pascal': dict(semseg=dict(num_classes=21), human_parts=dict(num_classes=7),
@@ -31,8 +24,9 @@ _DATASET_DEFAULTS: Dict[str, Dict[str, dict]] = {
 class MultiTaskMetric(BaseTaskMetric):
     """Evaluates every task of a multi-task model and reports ``multitask/delta_m``.
 
-    Builds one task metric per task (:class:`SegMetric`, :class:`DepthMetric`,
-    :class:`NormalsMetric`, :class:`SaliencyMetric`, :class:`EdgeMetric`) and
+    Builds one task metric per task from its ``TaskSpec.metric`` default
+    (:class:`SegMetric`, :class:`DepthMetric`, :class:`NormalsMetric`,
+    :class:`SaliencyMetric`, :class:`EdgeMetric` for the built-in tasks) and
     feeds it ``pred_<task>`` / ``gt_<task>`` of each data sample. Keys are
     ``<task>/<metric>`` (``semseg/mIoU``, ``depth/RMSE``, ``normals/mErr``,
     ``edge/odsF``, ``sal/maxF``, ``human_parts/mIoU``, ...) and
@@ -79,7 +73,8 @@ class MultiTaskMetric(BaseTaskMetric):
         self.dataset = dataset
         self.metrics: Dict[str, BaseTaskMetric] = {}
         for task in self.tasks:
-            cfg = copy.deepcopy(DEFAULT_TASK_METRICS.get(task, {}))
+            spec = find_task(task)
+            cfg = (spec.metric_cfg() if spec is not None else None) or {}
             cfg.update(_DATASET_DEFAULTS.get(dataset, {}).get(task, {}))
             cfg.update(copy.deepcopy(dict((task_metric_cfgs or {}).get(task, {}))))
             if 'type' not in cfg:

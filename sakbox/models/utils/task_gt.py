@@ -1,27 +1,20 @@
 """Stack per-sample task ground truth into padded batch tensors."""
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-#: Tasks whose ground truth is a label map (int64, 255 = ignore).
-LABEL_TASKS: Tuple[str, ...] = ('semseg', 'human_parts', 'edge', 'sal')
-#: Tasks whose ground truth is a float map (invalid = 0 / zero vector).
-REGRESSION_TASKS: Tuple[str, ...] = ('depth', 'normals')
-#: Number of ground-truth channels per known task.
-GT_CHANNELS: Dict[str, int] = dict(
-    semseg=1, human_parts=1, edge=1, sal=1, depth=1, normals=3)
-#: The ignore value of label maps.
-IGNORE_INDEX = 255
+from ...structures.tasks import IGNORE_INDEX, find_task
 
 
 def gt_pad_value(task: str, dtype: Optional[torch.dtype] = None) -> float:
     """Return the value that marks padded / missing ground truth of ``task``.
 
-    Label tasks pad with 255 (ignore), depth with 0 (``<= 0`` is invalid) and
-    normals with the zero vector (invalid). Unknown tasks are decided by
-    ``dtype``: integer maps pad with 255, float maps with 0.
+    A registered task pads with its spec's ``pad_value`` (built-in label tasks
+    255 = ignore, depth 0 (``<= 0`` is invalid), normals the zero vector).
+    Unknown tasks are decided by ``dtype``: integer maps pad with 255, float
+    maps with 0.
 
     Args:
         task (str): Task name.
@@ -30,10 +23,9 @@ def gt_pad_value(task: str, dtype: Optional[torch.dtype] = None) -> float:
     Returns:
         float: The pad value.
     """
-    if task in LABEL_TASKS:
-        return IGNORE_INDEX
-    if task in REGRESSION_TASKS:
-        return 0
+    spec = find_task(task)
+    if spec is not None:
+        return spec.pad_value
     if dtype is not None and not dtype.is_floating_point:
         return IGNORE_INDEX
     return 0
@@ -54,7 +46,8 @@ def stack_task_gt(data_samples: Sequence, task: str,
         size (Tuple[int, int]): The padded batch input size (H, W).
 
     Returns:
-        Tensor: (B, C, H, W); int64 for label tasks, float32 for depth/normals.
+        Tensor: (B, C, H, W); int64 for label tasks, float32 for float tasks
+        (an unregistered task keeps its ground truth's dtype).
 
     Raises:
         KeyError: If no sample has ``gt_<task>``.
@@ -70,10 +63,9 @@ def stack_task_gt(data_samples: Sequence, task: str,
     ref = present[0]
     ref = ref if ref.dim() == 3 else ref[None]
     dtype, device, channels = ref.dtype, ref.device, ref.shape[0]
-    if task in LABEL_TASKS:
-        dtype = torch.int64
-    elif task in REGRESSION_TASKS:
-        dtype = torch.float32
+    spec = find_task(task)
+    if spec is not None:
+        dtype = torch.int64 if spec.is_label else torch.float32
     pad_value = gt_pad_value(task, dtype)
 
     out = torch.full((len(data_samples), channels, H, W), pad_value, dtype=dtype,
