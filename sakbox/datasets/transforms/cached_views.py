@@ -12,9 +12,9 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from ...registry import TRANSFORMS
+from ...utils.sizes import to_hw
 from .geometric import (
     MultiTaskRandomFlip,
-    _pair,
     check_resize_args,
     crop_results,
     random_resized_box,
@@ -123,7 +123,7 @@ class SeededViewCrop(BaseTransform):
     def __init__(self, size: Union[int, Sequence[int]], scale: Sequence[float] = (0.08, 1.0),
                  ratio: Sequence[float] = (3 / 4, 4 / 3), flip_prob: float = 0.5,
                  seed: int = 0, interpolation: str = 'bilinear', backend: str = 'cv2') -> None:
-        self.size = _pair(size, 'size')
+        self.size = to_hw(size, 'size')
         self.scale = tuple(float(s) for s in scale)
         self.ratio = tuple(float(r) for r in ratio)
         if not 0.0 <= flip_prob <= 1.0:

@@ -14,6 +14,7 @@ from mmcv.transforms.utils import cache_randomness
 
 from ...registry import TRANSFORMS
 from ...structures.padding import check_pad_position, pad_offset
+from ...utils.sizes import to_hw
 from .task_maps import IMG_PAD_VALUE, iter_task_maps, map_spec, pad_map, resize_map
 
 _INTERP = dict(nearest=cv2.INTER_NEAREST_EXACT, bilinear=cv2.INTER_LINEAR,
@@ -66,14 +67,6 @@ def resize_image(img: np.ndarray, size_hw: Tuple[int, int], interpolation: str =
     pil = Image.fromarray(img[..., 0] if squeeze else np.ascontiguousarray(img))
     out = np.asarray(pil.resize((nw, nh), getattr(Image.Resampling, _PIL_INTERP[interpolation])))
     return out[..., None] if squeeze else out
-
-
-def _pair(size: Union[int, Sequence[int]], name: str) -> Tuple[int, int]:
-    if isinstance(size, int):
-        return size, size
-    if len(size) != 2:
-        raise ValueError(f'{name} must be an int or (H, W), got {size}')
-    return int(size[0]), int(size[1])
 
 
 def _compose_scale(results: dict, sw: float, sh: float) -> None:
@@ -131,7 +124,7 @@ class MultiTaskResize(BaseTransform):
             raise ValueError('give exactly one of scale and scale_factor')
         check_resize_args(interpolation, backend)
         self.backend = backend
-        self.scale = None if scale is None else _pair(scale, 'scale')
+        self.scale = None if scale is None else to_hw(scale, 'scale')
         self.scale_factor = scale_factor
         self.keep_ratio = keep_ratio
         self.interpolation = interpolation
@@ -228,7 +221,7 @@ class MultiTaskRandomCrop(BaseTransform):
 
     def __init__(self, crop_size: Union[int, Sequence[int]], cat_max_ratio: float = 1.0,
                  ignore_index: int = 255) -> None:
-        self.crop_size = _pair(crop_size, 'crop_size')
+        self.crop_size = to_hw(crop_size, 'crop_size')
         self.cat_max_ratio = cat_max_ratio
         self.ignore_index = ignore_index
 
@@ -321,7 +314,7 @@ class MultiTaskPad(BaseTransform):
                  position: str = 'bottom_right') -> None:
         if size is None and size_divisor is None:
             raise ValueError('give size and/or size_divisor')
-        self.size = None if size is None else _pair(size, 'size')
+        self.size = None if size is None else to_hw(size, 'size')
         self.size_divisor = size_divisor
         self.pad_val = dict(pad_val or {})
         self.position = check_pad_position(position, type(self).__name__)
@@ -406,7 +399,7 @@ class RandomResizedCrop(BaseTransform):
     def __init__(self, size: Union[int, Sequence[int]], scale: Sequence[float] = (0.08, 1.0),
                  ratio: Sequence[float] = (3 / 4, 4 / 3), interpolation: str = 'bilinear',
                  backend: str = 'cv2') -> None:
-        self.size = _pair(size, 'size')
+        self.size = to_hw(size, 'size')
         self.scale = tuple(scale)
         self.ratio = tuple(ratio)
         check_resize_args(interpolation, backend)
