@@ -18,7 +18,7 @@ from sakbox.evaluation.baselines.trivial import _with_pipeline
 from sakbox.evaluation.metric_files import find_metric, load_metrics
 from tests.utils import run_tool
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 H, W = 4, 6
 
 

@@ -10,7 +10,7 @@ from sakbox.models.distillers.teacher_precision_check import (
 )
 from tests.utils import load_tool
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
 def test_bf16_targets_close_to_fp32(tmp_path, capsys):
