@@ -33,6 +33,12 @@ def load_tool(rel_path: str) -> ModuleType:
 
     The module is executed under the name ``_tool_<file name>`` (never ``__main__``,
     so its command line does not run) and is not added to ``sys.modules``.
+
+    Only for tests of a script's own wiring (argument parsing, printing, the
+    work it hands to the package, e.g. one ``main([...])`` smoke test per CLI or
+    the subprocess orchestration of ``compare_configs.py`` / the per-phase
+    processes of ``benchmark_test_memory.py``): the logic behind every tool lives
+    in ``sakbox`` and its tests import the package, never a script.
     """
     path = osp.join(REPO_ROOT, rel_path)
     name = '_tool_' + osp.splitext(osp.basename(rel_path))[0]

@@ -2,7 +2,8 @@
 
 ``load_from`` is loaded non-strictly, as MMEngine does, and the log says how
 many model tensors it set (``CheckpointLoadReportHook``); an unreadable
-``load_from`` / ``--resume`` file fails at once with a message naming it.
+``load_from`` / ``--resume`` file fails at once with a message naming it. The
+runner setup is :mod:`sakbox.apis.runner`.
 
 Example::
 
@@ -16,21 +17,8 @@ import sys
 # Allow `python tools/train.py` from a source checkout without installing.
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-
-from sakbox.utils import adapt_cfg_to_device, enable_amp, init_cpu_distributed, register_all_modules  # noqa: E402
-from sakbox.utils.checkpoint import CheckpointNotFoundError  # noqa: E402
-from sakbox.utils.cli import (  # noqa: E402
-    add_common_args,
-    add_compile_arg,
-    add_custom_hook,
-    apply_compile_arg,
-    check_training_checkpoint,
-    load_cfg,
-    parse_with_common_args,
-    run_cli,
-)
+from sakbox.apis.runner import run_train  # noqa: E402
+from sakbox.utils.cli import add_common_args, add_compile_arg, parse_with_common_args, run_cli  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -51,40 +39,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parse_with_common_args(parser, argv)
 
 
-def build_cfg(args: argparse.Namespace) -> Config:
-    """Load the config and apply the command-line overrides."""
-    cfg = load_cfg(args)
-    if args.amp:
-        enable_amp(cfg, args.amp_dtype)
-    apply_compile_arg(cfg, args.compile)
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        if not osp.isfile(args.resume):
-            raise CheckpointNotFoundError(f'--resume checkpoint not found: {args.resume}',
-                                          args.resume)
-        cfg.resume = True
-        cfg.load_from = args.resume
-    # MMEngine loads `load_from` non-strictly; this logs how much of it fitted.
-    add_custom_hook(cfg, dict(type='CheckpointLoadReportHook'))
-    return adapt_cfg_to_device(cfg, args.launcher)
-
-
 def main(argv=None) -> None:
-    """Entry point."""
+    """Entry point (the work is :func:`sakbox.apis.runner.run_train`)."""
     args = parse_args(argv)
-    register_all_modules(init_default_scope=False)
-    init_cpu_distributed(args.launcher)
-    cfg = build_cfg(args)
-    check_training_checkpoint(cfg)  # a bad load_from / resume file fails before the build
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else _build_runner(cfg)
-    runner.train()
-
-
-def _build_runner(cfg: Config):
-    from sakbox.registry import RUNNERS
-    return RUNNERS.build(cfg)
+    run_train(args.config, work_dir=args.work_dir, resume=args.resume, amp=args.amp,
+              amp_dtype=args.amp_dtype, compile=args.compile, cfg_options=args.cfg_options,
+              launcher=args.launcher)
 
 
 if __name__ == '__main__':

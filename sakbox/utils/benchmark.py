@@ -8,6 +8,7 @@ process, memory from the OS (CPU) or the CUDA caching allocator.
 import contextlib
 import math
 import re
+import statistics
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
@@ -162,6 +163,102 @@ def count_flops(fn: Callable, *args, backward: bool = False, **kwargs) -> Dict[s
             _total_outputs(out).backward()
         total = float(counter.get_total_flops())
     return dict(forward=forward, backward=total - forward, total=total)
+
+
+def count_params(module: torch.nn.Module) -> int:
+    """Number of parameters of ``module`` (trainable or not)."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def time_calls(fn: Callable, *args, repeat: int = 3, warmup: int = 1,
+               device: Union[str, torch.device] = 'cpu') -> List[float]:
+    """Wall time (ms) of each of ``repeat`` calls of ``fn(*args)`` after ``warmup`` untimed ones.
+
+    The device is synchronised around every timed call, so queued CUDA work
+    is counted where it runs.
+
+    Args:
+        fn (Callable): The computation.
+        *args: Its arguments.
+        repeat (int): Timed calls (at least one is made).
+        warmup (int): Untimed calls first.
+        device (str | torch.device): The device to synchronise.
+
+    Returns:
+        List[float]: Milliseconds of each timed call.
+    """
+    for _ in range(warmup):
+        fn(*args)
+    times = []
+    for _ in range(max(1, repeat)):
+        synchronize(device)
+        start = time.perf_counter()
+        fn(*args)
+        synchronize(device)
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def measure_forward(fn: Callable[[torch.Tensor], object], x: torch.Tensor, repeat: int = 3,
+                    warmup: int = 1, dtype: Optional[torch.dtype] = None,
+                    flops_input: Optional[torch.Tensor] = None) -> Dict[str, float]:
+    """FLOPs of one call, median latency and peak memory of ``fn(x)`` under ``no_grad``.
+
+    FLOPs are counted by :func:`count_flops` in fp32 on ``flops_input``
+    (default ``x``): the count depends only on the shapes, and the counter
+    cannot follow every op under autocast (see :func:`full_precision_step`).
+    The timed calls run under ``torch.autocast`` in ``dtype``; the peak-memory
+    window (:func:`reset_peak_memory`) opens after the warm-up.
+
+    Args:
+        fn (Callable): The network's forward.
+        x (Tensor): Its (B, 3, H, W) input.
+        repeat (int): Timed calls (median kept).
+        warmup (int): Untimed calls before timing.
+        dtype (torch.dtype, optional): Autocast dtype; None or ``torch.float32``
+            runs plain fp32.
+        flops_input (Tensor, optional): The input FLOPs are counted on, e.g.
+            ``x[:1]`` for FLOPs per image.
+
+    Returns:
+        Dict[str, float]: ``flops`` (one call on ``flops_input``), ``ms`` (median
+        of the timed calls) and ``peak_memory_bytes`` (None where unknown).
+    """
+    device = x.device
+    amp = (torch.autocast(device_type=device.type, dtype=dtype)
+           if dtype is not None and dtype != torch.float32 else contextlib.nullcontext())
+    with torch.no_grad():
+        flops = count_flops(fn, x if flops_input is None else flops_input)['forward']
+    with torch.no_grad(), amp:
+        for _ in range(warmup):
+            fn(x)
+        reset_peak_memory(device)
+        times = time_calls(fn, x, repeat=repeat, warmup=0, device=device)
+    return dict(flops=flops, ms=statistics.median(times),
+                peak_memory_bytes=peak_memory_bytes(device))
+
+
+def plain_vit_forward(vit: torch.nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Patch embed + position embedding + blocks of a timm ViT (no norm / head).
+
+    The input is zero-padded bottom/right to a multiple of the patch size.
+
+    Args:
+        vit (nn.Module): A timm ``VisionTransformer``.
+
+    Returns:
+        Callable: ``(B, 3, H, W) -> (B, N, C)`` tokens after the last block.
+    """
+    def run(x: torch.Tensor) -> torch.Tensor:
+        ph, pw = vit.patch_embed.patch_size
+        pad_h, pad_w = (-x.shape[2]) % ph, (-x.shape[3]) % pw
+        if pad_h or pad_w:
+            x = torch.nn.functional.pad(x, (0, pad_w, 0, pad_h))
+        x = vit.norm_pre(vit._pos_embed(vit.patch_embed(x)))
+        for blk in vit.blocks:
+            x = blk(x)
+        return x
+    return run
 
 
 def _read_status_kb(key: str) -> Optional[int]:

@@ -11,11 +11,11 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
 from sakbox.apis import builds_teachers_for_test, init_model, prepare_model_cfg_for_test
+from sakbox.apis.runner import build_test_cfg
 from sakbox.datasets.synthetic import generate_synthetic_dataset
 from sakbox.registry import MODELS
 from sakbox.structures import MultiTaskDataSample
 from sakbox.utils import register_all_modules
-from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_synthetic-nyud.py')
@@ -98,10 +98,9 @@ def test_training_step_does_run_the_teachers():
 
 def test_init_model_and_test_tool_build_no_teachers(tmp_path):
     assert init_model(CONFIG).teachers is None
-    tool = load_tool('tools/test.py')
     ckpt = tmp_path / 'model.pth'
     ckpt.write_bytes(b'')
-    cfg = tool.build_cfg(tool.parse_args([CONFIG, str(ckpt), '--work-dir', str(tmp_path)]))
+    cfg = build_test_cfg(CONFIG, str(ckpt), work_dir=str(tmp_path))
     assert cfg.model.build_teachers is False
     assert cfg.model.student.pretrained is False
 

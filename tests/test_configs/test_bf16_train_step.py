@@ -12,12 +12,11 @@ import torch
 from sakbox.utils import enable_amp
 from sakbox.utils.cli import load_config
 from sakbox.utils.pretrained import disable_pretrained
-from tests.utils import load_tool
+from sakbox.utils.train_benchmark import build_model_and_optim, crop_size, synthetic_batch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SAK = osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_synthetic-nyud.py')
 RADIO = osp.join(ROOT, 'configs', 'radio', 'radio_vit-tiny_synthetic.py')
-bench = load_tool('tools/analysis_tools/benchmark_train.py')
 
 
 def _step(cfg, batch, bf16: bool):
@@ -26,7 +25,7 @@ def _step(cfg, batch, bf16: bool):
     if bf16:
         enable_amp(cfg, 'bfloat16')
     torch.manual_seed(0)
-    model, optim_wrapper = bench.build_model_and_optim(cfg, torch.device('cpu'))
+    model, optim_wrapper = build_model_and_optim(cfg, torch.device('cpu'))
     seen = []  # output dtypes of the student's linear layers (its matrix work)
     handles = [m.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
                for m in model.student.modules() if isinstance(m, torch.nn.Linear)]
@@ -50,9 +49,9 @@ def test_bf16_step_runs_in_bf16_and_matches_fp32(path, options):
     cfg = load_config(path, options)
     disable_pretrained(cfg.model)
     torch.manual_seed(0)
-    probe, _ = bench.build_model_and_optim(cfg, torch.device('cpu'))
-    size = bench.crop_size(cfg)
-    batch = bench.synthetic_batch(probe, 2, size, seed=0)
+    probe, _ = build_model_and_optim(cfg, torch.device('cpu'))
+    size = crop_size(cfg)
+    batch = synthetic_batch(probe, 2, size, seed=0)
     if 'RADIO' in type(probe).__name__:  # RADIO samples carry no task maps
         for s in batch['data_samples']:
             for key in list(s.keys()):

@@ -6,7 +6,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from tests.utils import load_tool
+from sakbox.datasets.synthetic import generate_synthetic_dataset
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_synthetic-nyud_radio-teacher.py')
@@ -28,8 +28,7 @@ def _train(cfg, work_dir, iters=2):
 @pytest.fixture(scope='module')
 def synthetic_nyud(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('data') / 'synthetic_nyud')
-    load_tool('tools/dataset_converters/make_synthetic_scenes.py').main(
-        ['--layout', 'nyud', '--out', root, '--num-train', '8', '--num-val', '2'])
+    generate_synthetic_dataset('nyud', root, num_train=8, num_val=2, size=(96, 128), seed=0)
     return root
 
 

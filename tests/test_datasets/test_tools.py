@@ -1,4 +1,5 @@
-"""tools/analysis_tools/benchmark_dataloader.py runs and reports a throughput."""
+"""tools/analysis_tools/benchmark_dataloader.py runs and reports a throughput (its smoke test;
+the logic is tested in test_dataloader_benchmark.py)."""
 import os.path as osp
 
 from tests.utils import load_tool

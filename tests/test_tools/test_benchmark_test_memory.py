@@ -1,8 +1,10 @@
-"""tools/analysis_tools/benchmark_test_memory.py on the tiny SAK config."""
+"""tools/analysis_tools/benchmark_test_memory.py (and sakbox.apis.test_memory_benchmark) on
+the tiny SAK config."""
 import os.path as osp
 
 import pytest
 
+from sakbox.apis.test_memory_benchmark import build_phase_model_cfg
 from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -58,7 +60,7 @@ def test_teachers_phase_needs_teachers():
     from mmengine.config import Config
     cfg = Config(dict(model=dict(type='MultiTaskDistiller', student=dict())))
     with pytest.raises(KeyError, match='no `teachers`'):
-        tool.build_phase_model_cfg(cfg, build_teachers=True)
+        build_phase_model_cfg(cfg, build_teachers=True)
 
 
 @pytest.mark.slow

@@ -1,10 +1,12 @@
-"""tools/analysis_tools/benchmark_train.py on the tiny SAK config (synthetic batches)."""
+"""tools/analysis_tools/benchmark_train.py and sakbox.utils.train_benchmark on the tiny SAK
+config (synthetic batches)."""
 import json
 import os.path as osp
 
 import pytest
 import torch
 
+from sakbox.utils.train_benchmark import PHASES, build_benchmark_cfg, synthetic_batch
 from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -44,12 +46,12 @@ def test_every_figure_is_positive_and_consistent(report):
         assert r['peak_memory_bytes'] > 0
         assert r['loader_images_per_s'] is None and r['loader_to_step_ratio'] is None
         split, sec = r['flops_split'], r['phase_seconds']
-        for phase in tool.PHASES:
+        for phase in PHASES:
             assert split[phase] >= 0 and sec[phase] >= 0
         # teachers run, the backward is about twice the student forward (weights + inputs)
         assert split['teachers'] > 0 and split['student_fwd'] > 0
         assert 1.5 * split['student_fwd'] < split['backward'] < 2.5 * split['student_fwd']
-        assert sum(split[p] for p in tool.PHASES) == pytest.approx(split['total'])
+        assert sum(split[p] for p in PHASES) == pytest.approx(split['total'])
         assert split['total'] == r['flops_per_step']
     fp32, bf16 = payload['results']
     # Same step, same work, whatever the precision; teachers in fp32 for the reference.
@@ -79,7 +81,7 @@ def test_precision_selection():
 def test_synthetic_batch_has_valid_ground_truth():
     model = type('M', (), dict(tasks=['semseg', 'depth', 'normals', 'edge'],
                                task_channels=dict(semseg=40, depth=1, normals=3, edge=1)))()
-    batch = tool.synthetic_batch(model, 3, (8, 12))
+    batch = synthetic_batch(model, 3, (8, 12))
     assert len(batch['inputs']) == 3 and batch['inputs'][0].dtype == torch.uint8
     assert batch['inputs'][0].shape == (3, 8, 12)
     sample = batch['data_samples'][0]
@@ -90,7 +92,7 @@ def test_synthetic_batch_has_valid_ground_truth():
 
 def test_missing_config_names_the_file():
     with pytest.raises(FileNotFoundError, match='nope.py'):
-        tool.build_cfg(tool.parse_args(['nope.py']), 'fp32')
+        build_benchmark_cfg('nope.py', 'fp32')
 
 
 @pytest.mark.parametrize('teacher_precision', ['bf16', 'fp16'])

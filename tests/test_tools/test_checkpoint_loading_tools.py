@@ -1,5 +1,8 @@
 """tools/test.py and demo/image_demo.py load strictly; tools/train.py reports load_from.
 
+The runner setup behind the two tools is sakbox.apis.runner, called directly here
+except in the subprocess / ``main`` smoke tests of each script.
+
 Wrong checkpoints fail with non-zero exits and messages naming the file; ``--non-strict``
 evaluates what fits; unreadable files fail before any Runner is built.
 """
@@ -11,6 +14,14 @@ import pytest
 import torch
 from torch.utils.data import default_collate
 
+import sakbox.apis.runner as runner_api
+from sakbox.apis.runner import (
+    build_train_cfg,
+    metrics_payload,
+    run_test,
+    run_train,
+    write_metrics_json,
+)
 from sakbox.utils import CheckpointError, CheckpointMismatchError
 from tests.fixtures.sak_official_keys import (
     official_multitask_state_dict,
@@ -67,57 +78,55 @@ def test_test_tool_exits_non_zero_on_an_official_sak_file(toy_ckpts, tmp_path):
     assert not osp.exists(tmp_path / 'metrics.json')
 
 
-def test_test_tool_evaluates_the_checkpoint_weights(toy_ckpts, tmp_path):
+def test_run_test_evaluates_the_checkpoint_weights(toy_ckpts, tmp_path):
     model, paths = toy_ckpts
-    tool = load_tool('tools/test.py')
-    metrics = tool.main([CFG, paths['full'], '--work-dir', str(tmp_path)])
+    metrics, fit, cfg = run_test(CFG, paths['full'], work_dir=str(tmp_path))
     # Runner.test() did not re-initialise anything: the metric is the checkpoint's.
     assert metrics['toy/mse'] == pytest.approx(_reference_mse(model), rel=1e-5)
+    path = write_metrics_json(cfg.work_dir, metrics_payload(CFG, paths['full'], metrics, fit))
+    assert path == osp.join(str(tmp_path), 'metrics.json')
     with open(tmp_path / 'metrics.json') as f:
         assert 'partial_weights' not in json.load(f)
 
 
-def test_test_tool_strict_by_default_and_non_strict_on_request(toy_ckpts, tmp_path):
+def test_run_test_strict_by_default_and_non_strict_on_request(toy_ckpts, tmp_path):
     _, paths = toy_ckpts
-    tool = load_tool('tools/test.py')
     with pytest.raises(CheckpointMismatchError, match=r'loaded 7 of 9 model tensors; 2 missing '
                                                       r'\(first: net\.4\.weight, net\.4\.bias\)'):
-        tool.main([CFG, paths['partial'], '--work-dir', str(tmp_path / 'strict')])
-    metrics = tool.main([CFG, paths['partial'], '--work-dir', str(tmp_path / 'loose'),
-                         '--non-strict'])
+        run_test(CFG, paths['partial'], work_dir=str(tmp_path / 'strict'))
+    metrics, fit, _ = run_test(CFG, paths['partial'], work_dir=str(tmp_path / 'loose'),
+                               non_strict=True)
     assert metrics['toy/num_samples'] == 7
-    with open(tmp_path / 'loose' / 'metrics.json') as f:
-        payload = json.load(f)
+    payload = metrics_payload(CFG, paths['partial'], metrics, fit)
     assert payload['partial_weights'] == dict(loaded=7, model_tensors=9, missing=2,
                                               unexpected=0, mismatched=0)
 
 
-@pytest.mark.parametrize('tool_name', ['tools/test.py', 'tools/train.py'])
-def test_unreadable_checkpoint_fails_before_the_runner(tmp_path, tool_name, monkeypatch):
+@pytest.mark.parametrize('mode', ['test', 'train'])
+def test_unreadable_checkpoint_fails_before_the_runner(tmp_path, mode, monkeypatch):
     bad = tmp_path / 'cut.pth'
     torch.save({'state_dict': {'w': torch.randn(256, 256)}}, bad)
     bad.write_bytes(bad.read_bytes()[:1000])
-    tool = load_tool(tool_name)
-    monkeypatch.setattr(tool, 'Runner', None)  # building one would fail loudly
-    args = [CFG, str(bad)] if tool_name == 'tools/test.py' else \
-        [CFG, '--cfg-options', f'load_from={bad}']
+    monkeypatch.setattr(runner_api, 'Runner', None)  # building one would fail loudly
+    work_dir = str(tmp_path / 'work')
     with pytest.raises(CheckpointError, match=f'{bad} is truncated or corrupt'):
-        tool.main(args + ['--work-dir', str(tmp_path / 'work')])
+        if mode == 'test':
+            run_test(CFG, str(bad), work_dir=work_dir)
+        else:
+            run_train(CFG, work_dir=work_dir, cfg_options={'load_from': str(bad)})
 
 
-def test_train_tool_resume_from_a_text_file_fails_at_once(tmp_path, monkeypatch):
+def test_run_train_resume_from_a_text_file_fails_at_once(tmp_path, monkeypatch):
     bad = tmp_path / 'iter_9.pth'
     bad.write_text('404: Not Found')
-    tool = load_tool('tools/train.py')
-    monkeypatch.setattr(tool, 'Runner', None)
+    monkeypatch.setattr(runner_api, 'Runner', None)
     with pytest.raises(CheckpointError, match=f'{bad} is not a PyTorch checkpoint: it is a '
                                               "text file \\(starting '404: Not Found'\\)"):
-        tool.main([CFG, '--work-dir', str(tmp_path / 'work'), '--resume', str(bad)])
+        run_train(CFG, work_dir=str(tmp_path / 'work'), resume=str(bad))
 
 
-def test_train_tool_adds_the_load_report_hook_once():
-    tool = load_tool('tools/train.py')
-    cfg = tool.build_cfg(tool.parse_args([CFG]))
+def test_build_train_cfg_adds_the_load_report_hook_once():
+    cfg = build_train_cfg(CFG)
     types = [h['type'] for h in cfg.custom_hooks]
     assert types.count('CheckpointLoadReportHook') == 1
 

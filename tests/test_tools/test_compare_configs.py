@@ -1,12 +1,15 @@
-"""tools/analysis_tools/compare_configs.py: aggregation, Delta_m and tables on fake metrics."""
+"""tools/analysis_tools/compare_configs.py: running, reusing and collecting the runs.
+
+The aggregation and the tables are tested with sakbox.evaluation.compare
+(tests/test_evaluation/test_compare.py).
+"""
 import json
 import os
 import os.path as osp
-import statistics
 
 import pytest
 
-from sakbox.evaluation.functional import delta_m
+from sakbox.evaluation.metric_files import load_metrics
 from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -31,64 +34,6 @@ def _write_runs(root, runs):
                            metrics=dict(metrics, note='not a number', flag=True))
             with open(osp.join(d, 'metrics.json'), 'w') as f:
                 json.dump(payload, f)
-
-
-def test_mean_std_and_delta_m_against_reference_means():
-    summary = tool.summarize({'ref': REF, 'light': LIGHT})
-    assert summary['reference'] == 'ref'
-    assert summary['delta_keys'] == ['semseg/mIoU', 'normals/mErr', 'depth/RMSE', 'edge/odsF']
-    ref = summary['configs']['ref']['metrics']
-    assert ref['semseg/mIoU']['mean'] == pytest.approx(20.0)
-    assert ref['semseg/mIoU']['std'] == pytest.approx(2.0)  # sample std (n - 1)
-    assert ref['depth/RMSE']['std'] == pytest.approx(statistics.stdev([0.8, 0.7, 0.9]))
-    assert summary['baselines'] == pytest.approx(
-        {'semseg/mIoU': 20.0, 'normals/mErr': 18.0, 'depth/RMSE': 0.8, 'edge/odsF': 52.0})
-    # (-10% semseg) + (+10% depth, lower is better) + 0 + 0 over 4 tasks.
-    light = summary['configs']['light']['delta_m']
-    assert light['mean'] == pytest.approx(0.0, abs=1e-9)
-    assert light['std'] == pytest.approx(0.0, abs=1e-9)
-    # The reference against its own mean: mean 0, spread = seed noise; per-seed values
-    # are sakbox's delta_m with the reference means as baselines.
-    ref_dm = summary['configs']['ref']['delta_m']
-    assert ref_dm['mean'] == pytest.approx(0.0, abs=1e-9)
-    assert ref_dm['values'] == pytest.approx([delta_m(r, summary['baselines']) for r in REF])
-    assert ref_dm['std'] > 0
-
-
-def test_delta_m_sign_and_custom_keys():
-    better = [dict(r, **{'semseg/mIoU': r['semseg/mIoU'] * 1.2}) for r in REF]
-    summary = tool.summarize({'ref': REF, 'better': better}, delta_keys=['semseg/mIoU'])
-    assert summary['delta_keys'] == ['semseg/mIoU']
-    assert summary['configs']['better']['delta_m']['mean'] == pytest.approx(20.0)
-
-
-def test_only_keys_of_every_seed_are_aggregated_and_errors_name_the_problem():
-    seeds = [dict(REF[0], extra=1.0), REF[1]]
-    summary = tool.summarize({'ref': seeds})
-    assert 'extra' not in summary['configs']['ref']['metrics']
-    with pytest.raises(KeyError, match='not reported by every seed'):
-        tool.summarize({'ref': seeds}, delta_keys=['extra'])
-    with pytest.raises(KeyError, match='no primary task metric'):
-        tool.summarize({'ref': [{'loss': 1.0}]})
-    with pytest.raises(ValueError, match="without any finished run: \\['b'\\]"):
-        tool.summarize({'a': REF, 'b': []})
-
-
-def test_single_seed_has_zero_std():
-    summary = tool.summarize({'ref': REF[:1], 'light': LIGHT[:1]})
-    assert summary['configs']['ref']['metrics']['edge/odsF'] == dict(mean=50.0, std=0.0, n=1)
-
-
-def test_format_tables_lists_every_metric_and_delta_m():
-    text = tool.format_tables(tool.summarize({'ref': REF, 'light': LIGHT}))
-    lines = text.splitlines()
-    assert lines[0] == ('| config | seeds | semseg/mIoU | normals/mErr | depth/RMSE | edge/odsF '
-                        '| Δm (%) |')
-    assert lines[2].startswith('| `ref` (reference) | 3 | 20.00 ± 2.00 | 18.00 ± 1.00 | '
-                               '0.800 ± 0.100 | 52.00 ± 2.00 | +0.00 ± ')
-    assert lines[3] == ('| `light` | 3 | 18.00 ± 0.00 | 18.00 ± 0.00 | 0.720 ± 0.000 | '
-                        '52.00 ± 0.00 | +0.00 ± 0.00 |')
-    assert '| depth/RMSE | 0.800 ± 0.100 | 0.720 ± 0.000 |' in lines
 
 
 def test_main_collects_existing_runs_and_writes_json(tmp_path, capsys):
@@ -133,7 +78,7 @@ def test_train_and_test_commands(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tool.subprocess, 'run', fake_run)
     path = tool.train_and_test('ref.py', 3, run, ['train_cfg.max_iters=5'], False)
-    assert tool.load_metrics(path) == REF[0]
+    assert load_metrics(path) == REF[0]
     train, test = calls
     assert train[2:] == ['ref.py', '--work-dir', run, '--cfg-options', 'randomness.seed=3',
                          'train_cfg.max_iters=5']

@@ -10,8 +10,12 @@ import torch.nn as nn
 
 from sakbox.utils.benchmark import (
     count_flops,
+    count_params,
     format_table,
+    measure_forward,
     measure_gemm_peak,
+    plain_vit_forward,
+    time_calls,
 )
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -108,3 +112,39 @@ def test_full_precision_step_switches_autocast_off_and_restores():
     assert model.teacher_precision == 'bf16'
     with wrapper.optim_context(model):
         assert model(torch.randn(2, 4)).dtype == torch.bfloat16
+
+
+def test_time_calls_warms_up_then_times_each_call():
+    calls = []
+    times = time_calls(lambda v: calls.append(v), 7, repeat=3, warmup=2)
+    assert calls == [7] * 5 and len(times) == 3 and all(t >= 0 for t in times)
+    assert len(time_calls(lambda: None, repeat=0, warmup=0)) == 1
+
+
+@pytest.mark.parametrize('dtype', [None, torch.bfloat16])
+def test_measure_forward_counts_flops_on_the_flops_input(dtype):
+    layer = nn.Linear(8, 4)
+    x = torch.randn(6, 8)
+    seen = []
+
+    def fn(t):
+        seen.append((t.shape[0], torch.is_autocast_cpu_enabled(), torch.is_grad_enabled()))
+        return layer(t)
+
+    r = measure_forward(fn, x, repeat=2, warmup=1, dtype=dtype, flops_input=x[:1])
+    assert r['flops'] == 2 * 1 * 8 * 4 and r['ms'] > 0
+    assert r['peak_memory_bytes'] is None or r['peak_memory_bytes'] > 0
+    # one fp32 counting call on the one-row input, then warm-up + timed calls under autocast
+    assert seen[0] == (1, False, False)
+    assert seen[1:] == [(6, dtype is not None, False)] * 3
+    assert measure_forward(layer, x, repeat=1, warmup=0)['flops'] == 2 * 6 * 8 * 4
+
+
+def test_plain_vit_forward_pads_and_runs_the_blocks():
+    import timm
+    vit = timm.create_model('vit_tiny_patch16_224', pretrained=False, img_size=32, depth=2,
+                            dynamic_img_size=True).eval()
+    assert count_params(vit) == sum(p.numel() for p in vit.parameters())
+    with torch.no_grad():
+        out = plain_vit_forward(vit)(torch.randn(1, 3, 30, 40))
+    assert out.shape == (1, 1 + 2 * 3, vit.embed_dim)

@@ -5,9 +5,9 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import FUNCTIONS, DefaultScope
 
+from sakbox.apis.runner import build_runner, build_train_cfg
 from sakbox.registry import MODELS
 from sakbox.utils import module_class_wrap_policy, register_all_modules
-from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 FSDP_CFG = osp.join(ROOT, 'configs', 'sak', 'sak_vit-l_nyud_fsdp.py')
@@ -41,10 +41,9 @@ def test_policy_wraps_blocks_and_adapters_not_the_paths():
 
 
 def test_train_tool_builds_the_flexible_runner_from_runner_type(tmp_path):
-    tool = load_tool('tools/train.py')
     register_all_modules(init_default_scope=False)
-    cfg = tool.build_cfg(tool.parse_args([TOY_FSDP_CFG, '--work-dir', str(tmp_path)]))
-    runner = tool._build_runner(cfg)
+    cfg = build_train_cfg(TOY_FSDP_CFG, work_dir=str(tmp_path))
+    runner = build_runner(cfg)
     assert type(runner).__name__ == 'FlexibleRunner'
     assert type(runner.strategy).__name__ == 'FSDPStrategy'
 

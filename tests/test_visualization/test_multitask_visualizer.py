@@ -9,7 +9,7 @@ from sakbox.registry import VISUALIZERS
 from sakbox.structures import MultiTaskDataSample, task_names
 from sakbox.visualization import MultiTaskVisualizer, colorize_labels, colorize_normals
 from sakbox.visualization.colormaps import legend_height
-from tests.utils import load_tool
+from sakbox.visualization.save_prediction import save_prediction
 
 H, W = 24, 40
 _count = [0]
@@ -139,11 +139,10 @@ def test_add_datasample_writes_file_and_logs_to_backends(tmp_path):
     np.testing.assert_array_equal(logged, panel)
 
 
-def test_demo_save_prediction(tmp_path):
-    demo = load_tool('demo/image_demo.py')
+def test_save_prediction(tmp_path):
     img_path = tmp_path / 'cat.png'
     cv2.imwrite(str(img_path), image())
-    written = demo.save_prediction(str(img_path), make_sample(gt=False), str(tmp_path / 'out'))
+    written = save_prediction(str(img_path), make_sample(gt=False), str(tmp_path / 'out'))
     assert written['panel'] == str(tmp_path / 'out' / 'cat.png')
     assert sorted(k for k in written if k != 'panel') == ['depth', 'edge', 'normals', 'semseg']
     for task in ('semseg', 'depth', 'normals', 'edge'):

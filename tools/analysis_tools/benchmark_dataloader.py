@@ -18,8 +18,9 @@ import time
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 
 from mmengine.config import Config  # noqa: E402
-from mmengine.registry import DATA_SAMPLERS, DATASETS, FUNCTIONS, init_default_scope  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+
+from sakbox.datasets.dataloader_benchmark import benchmark_dataloader, pipeline_cpu_cost  # noqa: E402
 
 REPO = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..')
 DEFAULT_CONFIG = osp.join(REPO, 'configs', '_base_', 'datasets', 'nyud.py')
@@ -41,72 +42,6 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='synthetic image size when no config is given')
     parser.add_argument('--data-root', help='override the dataset data_root')
     return parser.parse_args(argv)
-
-
-def build_dataloader(cfg: dict) -> DataLoader:
-    """Build a DataLoader from an MMEngine dataloader config, as the Runner does.
-
-    (``Runner.build_dataloader`` itself would pull in all of ``mmengine.runner``,
-    which takes longer to import than the benchmark takes to run.)
-    """
-    cfg = dict(cfg)
-    dataset = DATASETS.build(cfg.pop('dataset'))
-    sampler = DATA_SAMPLERS.build(cfg.pop('sampler'), default_args=dict(dataset=dataset))
-    collate = cfg.pop('collate_fn', dict(type='pseudo_collate'))
-    collate_fn = FUNCTIONS.get(collate.pop('type'))
-    if collate:
-        import functools
-        collate_fn = functools.partial(collate_fn, **collate)
-    return DataLoader(dataset, sampler=sampler, collate_fn=collate_fn, **cfg)
-
-
-def benchmark(dataloader_cfg: dict, num_batches: int) -> dict:
-    """Time a dataloader built from ``dataloader_cfg``.
-
-    The first batch (worker start-up, first file reads) is timed separately;
-    the dataloader is cycled if it has fewer than ``num_batches`` batches.
-
-    Args:
-        dataloader_cfg: An MMEngine dataloader config.
-        num_batches: Batches to time after the first.
-
-    Returns:
-        dict: ``first_batch_s``, ``images``, ``seconds``, ``images_per_s``.
-    """
-    loader = build_dataloader(dataloader_cfg)
-    start = time.perf_counter()
-    it = iter(loader)
-    batch = next(it)
-    first = time.perf_counter() - start
-    images, start, cpu = 0, time.perf_counter(), time.process_time()
-    for _ in range(num_batches):
-        try:
-            batch = next(it)
-        except StopIteration:
-            it = iter(loader)
-            batch = next(it)
-        images += len(batch['inputs'])
-    seconds = time.perf_counter() - start
-    res = dict(first_batch_s=first, images=images, seconds=seconds,
-               images_per_s=images / max(seconds, 1e-9))
-    if loader.num_workers == 0:
-        # In-process loading: CPU time per image does not depend on how busy the machine is.
-        res['cpu_ms_per_image'] = 1000 * (time.process_time() - cpu) / max(images, 1)
-    return res
-
-
-def pipeline_cpu_cost(dataloader_cfg: dict, num_samples: int = 20) -> float:
-    """CPU milliseconds one sample costs in the pipeline, measured in this process.
-
-    Unlike wall-clock throughput it does not depend on the machine's load, so
-    ``1000 / cost * cores`` bounds the images/s a loader can reach on idle cores.
-    """
-    dataset = DATASETS.build(dict(dataloader_cfg['dataset']))
-    dataset[0]  # first-call imports and caches
-    start = time.process_time()
-    for i in range(num_samples):
-        dataset[i % len(dataset)]
-    return 1000 * (time.process_time() - start) / num_samples
 
 
 def main(argv=None) -> dict:
@@ -134,7 +69,7 @@ def main(argv=None) -> dict:
     crop = next((t.get('crop_size') for t in dl.dataset.pipeline
                  if t['type'] == 'MultiTaskRandomCrop'), None)
     try:
-        res = benchmark(dl.to_dict(), args.num_batches)
+        res = benchmark_dataloader(dl.to_dict(), args.num_batches)
         res.setdefault('cpu_ms_per_image', pipeline_cpu_cost(dl.to_dict()))
     finally:
         if tmp is not None:

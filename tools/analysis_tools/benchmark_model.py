@@ -10,18 +10,16 @@ one image; latency is the median over ``--repeat`` batch-1 forward passes on the
 under ``torch.no_grad()`` (under bf16 / fp16 autocast with ``--amp`` / ``--precision``).
 "of peak" divides each network's achieved FLOP/s by the square-GEMM throughput of the
 same precision measured in this process with the same threads
-(:func:`sakbox.utils.benchmark.measure_gemm_peak`). "student" is the deployed model:
+(:func:`sakbox.utils.benchmark.measure_gemm_peak`); the measuring is
+:func:`sakbox.utils.benchmark.measure_forward`. "student" is the deployed model:
 stem (ViT + adapter paths + routers) and task heads, i.e. what ``init_model`` builds.
 "plain ViT stem" is the stem's ViT alone (the teacher-agnostic stem without adapter
 paths, routers or heads).
 """
 import argparse
-import contextlib
 import copy
 import os.path as osp
-import statistics
 import sys
-import time
 from typing import Callable, Dict, List, Optional
 
 import torch
@@ -31,11 +29,15 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import DefaultScope  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from sakbox.registry import MODELS  # noqa: E402
 from sakbox.utils import register_all_modules  # noqa: E402
-from sakbox.utils.benchmark import measure_gemm_peak  # noqa: E402,F401
+from sakbox.utils.benchmark import (  # noqa: E402
+    count_params,
+    measure_gemm_peak,
+    plain_vit_forward,
+)
+from sakbox.utils.benchmark import measure_forward as _measure_forward  # noqa: E402
 from sakbox.utils.cli import load_config  # noqa: E402
 from sakbox.utils.pretrained import disable_pretrained  # noqa: E402
 
@@ -64,54 +66,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def count_params(module: nn.Module) -> int:
-    """Number of parameters (trainable or not)."""
-    return sum(p.numel() for p in module.parameters())
-
-
 def measure(fn: Callable[[torch.Tensor], object], x: torch.Tensor, repeat: int,
             warmup: int, dtype: Optional[torch.dtype] = None) -> Dict[str, float]:
-    """FLOPs of one call and the median latency (ms) of ``fn(x)``.
-
-    Args:
-        fn (Callable): The network's forward.
-        x (Tensor): (1, 3, H, W) input.
-        repeat (int): Timed calls (median kept).
-        warmup (int): Untimed calls first.
-        dtype (torch.dtype, optional): Autocast dtype; None runs plain fp32.
-
-    Returns:
-        Dict[str, float]: ``flops`` of one call and ``ms``.
-    """
-    amp = (torch.autocast(device_type=x.device.type, dtype=dtype) if dtype is not None
-           else contextlib.nullcontext())
-    with torch.no_grad():  # FLOPs in fp32: the same count, and see full_precision_step
-        counter = FlopCounterMode(display=False)
-        with counter:
-            fn(x)
-    with torch.no_grad(), amp:
-        for _ in range(warmup):
-            fn(x)
-        times = []
-        for _ in range(max(1, repeat)):
-            start = time.perf_counter()
-            fn(x)
-            times.append((time.perf_counter() - start) * 1000)
-    return dict(flops=float(counter.get_total_flops()), ms=statistics.median(times))
-
-
-def plain_vit_forward(vit: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Patch embed + position embedding + blocks of a timm ViT (no norm / head)."""
-    def run(x: torch.Tensor) -> torch.Tensor:
-        ph, pw = vit.patch_embed.patch_size
-        pad_h, pad_w = (-x.shape[2]) % ph, (-x.shape[3]) % pw
-        if pad_h or pad_w:
-            x = nn.functional.pad(x, (0, pad_w, 0, pad_h))
-        x = vit.norm_pre(vit._pos_embed(vit.patch_embed(x)))
-        for blk in vit.blocks:
-            x = blk(x)
-        return x
-    return run
+    """``flops`` and ``ms`` of :func:`sakbox.utils.benchmark.measure_forward`."""
+    r = _measure_forward(fn, x, repeat=repeat, warmup=warmup, dtype=dtype)
+    return dict(flops=r['flops'], ms=r['ms'])
 
 
 def default_shape(cfg: Config) -> List[int]:

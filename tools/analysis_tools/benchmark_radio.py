@@ -18,16 +18,14 @@ Example (GPU)::
 import argparse
 import copy
 import json
-import statistics
-import time
 from typing import Callable, Dict, List
 
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
-from torch.utils.flop_counter import FlopCounterMode
 
 from sakbox.registry import MODELS
+from sakbox.utils.benchmark import count_params, measure_forward
 
 
 def parse_args(argv=None):  # noqa: D103
@@ -57,36 +55,16 @@ def build(cfg_path: str, device: str, teachers: bool):
         return MODELS.build(m).to(device).eval()
 
 
-def _sync(device: str) -> None:
-    if device.startswith('cuda'):
-        torch.cuda.synchronize()
-
-
-@torch.no_grad()
 def measure(fn: Callable, x: torch.Tensor, repeat: int, warmup: int, dtype: torch.dtype,
             device: str) -> Dict[str, float]:
-    """GFLOPs per image, median ms per batch, images/s and peak memory of ``fn(x)``."""
-    autocast = torch.autocast(device_type=device.split(':')[0], dtype=dtype,
-                              enabled=dtype != torch.float32)
-    with autocast:
-        counter = FlopCounterMode(display=False)
-        with counter:
-            fn(x[:1])
-        for _ in range(warmup):
-            fn(x)
-        if device.startswith('cuda'):
-            torch.cuda.reset_peak_memory_stats()
-        times = []
-        for _ in range(max(1, repeat)):
-            _sync(device)
-            t0 = time.perf_counter()
-            fn(x)
-            _sync(device)
-            times.append((time.perf_counter() - t0) * 1000)
-    ms = statistics.median(times)
-    mem = torch.cuda.max_memory_allocated() / 2**30 if device.startswith('cuda') else 0.0
-    return dict(gflops=counter.get_total_flops() / 1e9, ms=ms,
-                img_per_s=x.shape[0] / ms * 1000, peak_gib=mem)
+    """GFLOPs per image, median ms per batch, images/s and peak CUDA memory of ``fn(x)``.
+
+    Measured by :func:`sakbox.utils.benchmark.measure_forward` (FLOPs on one image).
+    """
+    r = measure_forward(fn, x, repeat=repeat, warmup=warmup, dtype=dtype, flops_input=x[:1])
+    ms = r['ms']
+    mem = (r['peak_memory_bytes'] or 0) / 2**30 if device.startswith('cuda') else 0.0
+    return dict(gflops=r['flops'] / 1e9, ms=ms, img_per_s=x.shape[0] / ms * 1000, peak_gib=mem)
 
 
 def benchmark(cfg_path: str, args) -> Dict[str, Dict[str, float]]:
@@ -102,8 +80,7 @@ def benchmark(cfg_path: str, args) -> Dict[str, Dict[str, float]]:
     for label, fn in nets:
         mod = model.student if label == 'student' else (
             None if label == 'student+adaptors' else model.teachers[label.split()[1]])
-        params = (sum(p.numel() for p in model.parameters()) if mod is None
-                  else sum(p.numel() for p in mod.parameters()))
+        params = count_params(model if mod is None else mod)
         rows[label] = dict(params_m=params / 1e6,
                            **measure(fn, x, args.repeat, args.warmup, dtype, args.device))
     del model

@@ -23,24 +23,22 @@ Memory: on the CPU the peak resident set of the subprocess (``VmHWM``) and the
 part of it above the resident set right after the imports (the memory the
 model and its inference cost); on CUDA ``torch.cuda.max_memory_allocated``.
 Latency: the median of the timed ``test_step`` calls. Also printed: the bytes
-of the model's parameters and buffers without and with the teachers.
+of the model's parameters and buffers without and with the teachers. The logic
+is :mod:`sakbox.apis.test_memory_benchmark`.
 """
 import argparse
-import copy
 import json
 import os
 import os.path as osp
-import statistics
 import subprocess
 import sys
-import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional
 
 import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 
 #: Phase name -> (build the teachers, run them on every batch).
 PHASES = {
@@ -76,94 +74,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def test_size(cfg: Config) -> Tuple[int, int]:
-    """(H, W) of the test inputs: ``crop_size``, else the student's ``img_size``, else 448x576."""
-    size = cfg.get('crop_size') or cfg.model.get('student', {}).get('img_size') or (448, 576)
-    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
-
-
-def test_batch_size(cfg: Config) -> int:
-    """``test_dataloader.batch_size``, else 1."""
-    loader = cfg.get('test_dataloader') or {}
-    return int(loader.get('batch_size') or 1)
-
-
-def tensor_bytes(tensors) -> int:
-    """Total bytes of an iterable of tensors."""
-    return sum(t.numel() * t.element_size() for t in tensors)
-
-
-def model_bytes(model: torch.nn.Module) -> Dict[str, int]:
-    """Bytes of the model's own parameters + buffers and of its teachers' (0 without).
-
-    Teachers live outside the module tree (see ``BaseDistiller``), so they are
-    counted separately.
-    """
-    own = tensor_bytes(model.parameters()) + tensor_bytes(model.buffers())
-    teachers = getattr(model, 'teachers', None)
-    teacher = 0 if teachers is None else (tensor_bytes(teachers.parameters())
-                                          + tensor_bytes(teachers.buffers()))
-    return dict(model_bytes=own, teacher_bytes=teacher)
-
-
-def build_phase_model_cfg(cfg: Config, build_teachers: bool) -> dict:
-    """The model config of a phase: the test-time build, teachers on or off, no weights.
-
-    Args:
-        cfg (Config): The full config.
-        build_teachers (bool): Keep the teachers (as training builds the model).
-
-    Returns:
-        dict: A model config that downloads nothing.
-    """
-    from sakbox.apis import prepare_model_cfg_for_test
-    from sakbox.utils.pretrained import disable_pretrained
-    model_cfg = copy.deepcopy(cfg.model)
-    prepare_model_cfg_for_test(model_cfg, has_checkpoint=True)
-    disable_pretrained(model_cfg)
-    if build_teachers:
-        if not model_cfg.get('teachers'):
-            raise KeyError(f'the model {model_cfg.get("type")} of this config has no '
-                           '`teachers`: nothing to compare the teacher-free build with')
-        model_cfg['build_teachers'] = True
-    return model_cfg
-
-
-def random_batch(batch_size: int, size: Sequence[int], seed: int = 0) -> dict:
-    """A collated batch of random uint8 images with test-time metainfo (no ground truth)."""
-    from mmengine.dataset import pseudo_collate
-
-    from sakbox.structures import MultiTaskDataSample
-    g = torch.Generator().manual_seed(seed)
-    h, w = int(size[0]), int(size[1])
-    items = []
-    for i in range(batch_size):
-        sample = MultiTaskDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w),
-                                                   pad_shape=(h, w), img_id=str(i)))
-        items.append(dict(inputs=torch.randint(0, 256, (3, h, w), dtype=torch.uint8,
-                                               generator=g), data_samples=sample))
-    return pseudo_collate(items)
-
-
 def run_phase(args: argparse.Namespace) -> Dict[str, float]:
-    """Build the phase's model and time ``test_step`` on random inputs, in this process.
-
-    Returns:
-        Dict[str, float]: ``baseline_bytes`` (resident after the imports),
-        ``peak_bytes``, ``model_peak_bytes`` (peak above the baseline; on CUDA
-        the allocator's peak), ``model_bytes``, ``teacher_bytes``,
-        ``ms_per_step``, ``input_size`` and ``batch_size``.
-    """
-    from mmengine.registry import DefaultScope
-
-    from sakbox.registry import MODELS
+    """Measure the phase ``args.phase`` in this process (:func:`measure_test_phase`)."""
+    from sakbox.apis.test_memory_benchmark import measure_test_phase
     from sakbox.utils import register_all_modules
-    from sakbox.utils.benchmark import (
-        peak_memory_bytes,
-        reset_peak_memory,
-        resident_bytes,
-        synchronize,
-    )
     from sakbox.utils.cli import load_config
 
     if args.threads:
@@ -171,48 +85,10 @@ def run_phase(args: argparse.Namespace) -> Dict[str, float]:
     build_teachers, run_teachers = PHASES[args.phase]
     register_all_modules(init_default_scope=False)
     cfg = load_config(args.config, args.cfg_options)
-    device = torch.device(args.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
-    size = tuple(args.shape) if args.shape else test_size(cfg)
-    batch_size = args.batch_size or test_batch_size(cfg)
-    model_cfg = build_phase_model_cfg(cfg, build_teachers)
-    batch = random_batch(batch_size, size)
-
-    baseline = resident_bytes()
-    reset_peak_memory('cpu')
-    if device.type == 'cuda':
-        reset_peak_memory(device)
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'sakbox')):
-        model = MODELS.build(model_cfg)
-    model.to(device).eval()
-    if build_teachers and getattr(model, 'teachers', None) is None:
-        raise RuntimeError(f'{type(model).__name__} built no teachers with build_teachers=True')
-    sizes = model_bytes(model)
-
-    def step() -> None:
-        with torch.no_grad():
-            model.test_step(batch)
-            if run_teachers:
-                data = model.data_preprocessor(batch, False)
-                model.forward_teachers(data['inputs'])
-        synchronize(device)
-
-    for _ in range(args.warmup):
-        step()
-    times: List[float] = []
-    for _ in range(max(1, args.repeat)):
-        start = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - start) * 1000)
-    cpu_peak = peak_memory_bytes('cpu')
-    result = dict(phase=args.phase, device=device.type, input_size=list(size),
-                  batch_size=batch_size, baseline_bytes=baseline, peak_bytes=cpu_peak,
-                  model_peak_bytes=(None if cpu_peak is None or baseline is None
-                                    else cpu_peak - baseline),
-                  ms_per_step=statistics.median(times), threads=torch.get_num_threads(),
-                  **sizes)
-    if device.type == 'cuda':
-        result['model_peak_bytes'] = peak_memory_bytes(device)
-    return result
+    result = measure_test_phase(cfg, build_teachers, run_teachers, size=args.shape,
+                                batch_size=args.batch_size, device=args.device,
+                                repeat=args.repeat, warmup=args.warmup)
+    return dict(phase=args.phase, **result)
 
 
 def _phase_argv(args: argparse.Namespace, phase: str) -> List[str]:

@@ -9,7 +9,8 @@ MMEngine ``scalars.json`` log (JSON lines; the last record with the key
 wins) or a work dir containing ``metrics.json``. The primary metric of each
 task found (``semseg/mIoU``, ``depth/RMSE``, ``normals/mErr``, ``edge/odsF``,
 ``sal/maxF``, ``human_parts/mIoU``) is collected; a key found in several
-files (e.g. seeds) is averaged.
+files (e.g. seeds) is averaged (:func:`sakbox.evaluation.baselines.collect_baselines`,
+files read by :mod:`sakbox.evaluation.metric_files`).
 
 Example::
 
@@ -21,99 +22,28 @@ import argparse
 import json
 import os.path as osp
 import sys
-from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from sakbox.evaluation.functional.multitask import PRIMARY_METRICS  # noqa: E402
+from sakbox.evaluation.baselines import collect_baselines, primary_metric_keys  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Parse the command line (see the module docstring)."""
     parser = argparse.ArgumentParser(
         description='Collect single-task metrics into single_task_baselines for Delta_m')
     parser.add_argument('files', nargs='+',
                         help='metrics.json / scalars.json files or work dirs of single-task runs')
     parser.add_argument('--keys', nargs='+', default=None,
                         help='metric keys to collect (default: the primary metric of every '
-                        f'task: {", ".join(f"{t}/{m}" for t, m in PRIMARY_METRICS.items())})')
+                        f'task: {", ".join(primary_metric_keys())})')
     parser.add_argument('--out', default=None, help='write the baselines to this JSON file')
     return parser.parse_args(argv)
 
 
-def load_metric_records(path: str) -> List[Dict[str, float]]:
-    """The metric dicts stored in one file (or a work dir's ``metrics.json``).
-
-    Args:
-        path: A JSON / JSON-lines file or a directory.
-
-    Returns:
-        list: One or more flat ``{key: value}`` dicts, in file order.
-    """
-    if osp.isdir(path):
-        candidate = osp.join(path, 'metrics.json')
-        if not osp.isfile(candidate):
-            raise FileNotFoundError(f'{path} is a directory without metrics.json (run '
-                                    'tools/test.py with that work dir first)')
-        path = candidate
-    with open(path) as f:
-        text = f.read()
-    try:
-        records = [json.loads(text)]
-    except json.JSONDecodeError:
-        try:
-            records = [json.loads(line) for line in text.splitlines() if line.strip()]
-        except json.JSONDecodeError as e:
-            raise ValueError(f'{path} is neither JSON nor JSON lines: {e}') from e
-    out = []
-    for rec in records:
-        if isinstance(rec, dict) and isinstance(rec.get('metrics'), dict):
-            rec = rec['metrics']
-        if isinstance(rec, dict):
-            out.append({k: v for k, v in rec.items() if isinstance(v, (int, float))})
-    if not out:
-        raise ValueError(f'{path} holds no metric dict')
-    return out
-
-
-def find_metric(records: List[Dict[str, float]], key: str) -> Optional[float]:
-    """Value of ``key`` (also as a suffix ``.../key``) in the last record that has it."""
-    for rec in reversed(records):
-        for name, value in rec.items():
-            if name == key or name.endswith('/' + key):
-                return float(value)
-    return None
-
-
-def collect_baselines(paths: Sequence[str], keys: Optional[Sequence[str]] = None
-                      ) -> 'OrderedDict[str, Dict[str, object]]':
-    """Gather the requested keys over the files.
-
-    Args:
-        paths: Metric files or work dirs.
-        keys: Keys to collect; None means every task's primary metric.
-
-    Returns:
-        OrderedDict: ``{key: {'value': mean, 'values': [...], 'files': [...]}}``
-        for each key found in at least one file.
-    """
-    keys = list(keys) if keys else [f'{t}/{m}' for t, m in PRIMARY_METRICS.items()]
-    found: 'OrderedDict[str, Dict[str, object]]' = OrderedDict()
-    for path in paths:
-        records = load_metric_records(path)
-        for key in keys:
-            value = find_metric(records, key)
-            if value is None:
-                continue
-            entry = found.setdefault(key, dict(values=[], files=[]))
-            entry['values'].append(value)
-            entry['files'].append(path)
-    for entry in found.values():
-        entry['value'] = sum(entry['values']) / len(entry['values'])
-    return found
-
-
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
+    """Entry point; returns ``{key: baseline value}``."""
     args = parse_args(argv)
     found = collect_baselines(args.files, args.keys)
     if not found:

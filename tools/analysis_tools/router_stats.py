@@ -11,9 +11,7 @@ import argparse
 import json
 import os.path as osp
 import sys
-from typing import Dict, Optional
-
-import torch
+from typing import Dict
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
@@ -22,6 +20,7 @@ from mmengine.registry import DefaultScope  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from sakbox.apis import init_model  # noqa: E402
+from sakbox.apis.router_stats import router_stats  # noqa: E402
 from sakbox.engine.hooks import RouterWeightAccumulator  # noqa: E402
 from sakbox.utils import fit_dataloader_workers, register_all_modules  # noqa: E402
 
@@ -39,37 +38,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings')
     return parser.parse_args(argv)
-
-
-def router_stats(model, dataloader, max_samples: Optional[int] = None
-                 ) -> Dict[str, torch.Tensor]:
-    """Mean router weight per ``task.level`` over the batches of ``dataloader``.
-
-    Args:
-        model: A distiller that records ``last_router_weights`` (e.g. MultiTaskDistiller).
-        dataloader: Batches in the model's ``test_step`` format.
-        max_samples (int, optional): Stop after this many samples.
-
-    Returns:
-        Dict[str, Tensor]: ``{'<task>.level<i>': (E,)}`` means.
-    """
-    acc = RouterWeightAccumulator()
-    seen = 0
-    with torch.no_grad():
-        for batch in dataloader:
-            if max_samples is not None and seen >= max_samples:
-                break
-            model.test_step(batch)
-            weights = getattr(model, 'last_router_weights', None)
-            if not weights:
-                raise RuntimeError(f'{type(model).__name__} recorded no router weights: '
-                                   'does the model have routers?')
-            take = len(next(iter(weights.values())))
-            if max_samples is not None:
-                take = min(take, max_samples - seen)
-            acc.update({k: v[:take] for k, v in weights.items()})
-            seen += take
-    return acc.means()
 
 
 def main(argv=None) -> Dict[str, list]:

@@ -19,27 +19,23 @@ Images are read from ``--images`` (a folder; resized to ``--shape``) or drawn
 at random.
 """
 import argparse
-import copy
-import glob
 import json
 import os.path as osp
 import sys
-import time
 from typing import Dict, List, Optional
-
-import numpy as np
-import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmengine.config import DictAction  # noqa: E402
-from mmengine.registry import DefaultScope  # noqa: E402
 
-from sakbox.models.losses import feature_cosine_similarity  # noqa: E402
-from sakbox.registry import MODELS  # noqa: E402
+from sakbox.models.distillers.teacher_precision_check import (  # noqa: E402
+    build_teacher_check_model,
+    compare_teacher_precisions,
+    default_input_shape,
+    load_images,
+)
 from sakbox.utils import register_all_modules  # noqa: E402
 from sakbox.utils.cli import load_config  # noqa: E402
-from sakbox.utils.pretrained import disable_pretrained  # noqa: E402
 
 PRECISIONS = ('fp32', 'bf16', 'fp16')
 
@@ -63,75 +59,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _default_shape(model_cfg: dict) -> List[int]:
-    size = (model_cfg.get('student') or {}).get('img_size')
-    if size is None:
-        return [224, 224]
-    return [int(size), int(size)] if isinstance(size, int) else [int(s) for s in size]
-
-
-def load_images(folder: Optional[str], batch: int, shape: List[int], mean, std,
-                seed: int) -> torch.Tensor:
-    """A (B, 3, H, W) batch normalised like the student's data preprocessor does."""
-    if folder is None:
-        g = torch.Generator().manual_seed(seed)
-        return torch.randn(batch, 3, *shape, generator=g)
-    import mmcv
-    files = sorted(f for ext in ('jpg', 'jpeg', 'png') for f in
-                   glob.glob(osp.join(folder, '**', f'*.{ext}'), recursive=True))
-    if len(files) < batch:
-        raise FileNotFoundError(f'--images {folder}: found {len(files)} images, need {batch}')
-    imgs = [mmcv.imresize(mmcv.imread(f, channel_order='rgb'), tuple(shape[::-1]))
-            for f in files[:batch]]
-    x = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).float()
-    return (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
-
-
-def compare(model, inputs: torch.Tensor, precisions: List[str]) -> List[Dict]:
-    """One row per (precision, teacher, level) plus the per-precision teacher time."""
-    rows = []
-    targets, seconds = {}, {}
-    for prec in ['fp32'] + list(precisions):
-        model.teacher_precision = prec
-        model.forward_teachers(inputs[:1])  # warm-up (oneDNN kernels, caches)
-        start = time.perf_counter()
-        targets[prec] = model.forward_teachers(inputs)
-        seconds[prec] = time.perf_counter() - start
-    ref = targets['fp32']
-    for prec in precisions:
-        for name in model.teacher_names:
-            losses = model.distill_loss(targets[prec][name], ref[name]) \
-                if model.distill_loss is not None else [None] * len(ref[name])
-            for lvl, (low, hi) in enumerate(zip(targets[prec][name], ref[name])):
-                rows.append(dict(
-                    precision=prec, teacher=name, level=lvl,
-                    rel_l2=float((low - hi).norm() / hi.norm().clamp_min(1e-12)),
-                    cosine=float(feature_cosine_similarity(low, hi).mean()),
-                    max_abs=float((low - hi).abs().max()),
-                    ref_abs_mean=float(hi.abs().mean()),
-                    distill_loss=None if losses[lvl] is None else float(losses[lvl])))
-    return rows, seconds
-
-
 def main(argv: Optional[List[str]] = None) -> Dict:
     """Entry point; returns the results (also printed)."""
     args = parse_args(argv)
     register_all_modules()
     cfg = load_config(args.config, args.cfg_options)
-    model_cfg = copy.deepcopy(cfg.model)
-    if not model_cfg.get('teachers'):
-        raise KeyError(f'{args.config}: model.teachers is empty; nothing to compare')
-    if args.random_weights:
-        disable_pretrained(model_cfg)
-    model_cfg['build_teachers'] = True
-    torch.manual_seed(args.seed)
-    with DefaultScope.overwrite_default_scope('sakbox'):
-        model = MODELS.build(model_cfg).eval()
-    shape = list(args.shape) if args.shape else _default_shape(model_cfg)
-    pre = model_cfg.get('data_preprocessor') or {}
+    model = build_teacher_check_model(cfg.model, args.config, args.random_weights, args.seed)
+    shape = list(args.shape) if args.shape else default_input_shape(cfg.model)
+    pre = cfg.model.get('data_preprocessor') or {}
     inputs = load_images(args.images, args.batch, shape, pre.get('mean', [0., 0., 0.]),
                          pre.get('std', [1., 1., 1.]), args.seed)
-    rows, seconds = compare(model, inputs, args.precisions)
+    rows, seconds = compare_teacher_precisions(model, inputs, args.precisions)
 
     print(f'{args.config}: batch {args.batch} at {shape[0]}x{shape[1]}, '
           f'{"random" if args.images is None else args.images} inputs')

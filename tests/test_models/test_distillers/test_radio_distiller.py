@@ -235,14 +235,8 @@ def test_config_errors():
 
 def test_reduced_distillation_check_learns_random_teachers():
     """Acceptance check, reduced: 2 random teachers, 32 px, 200 steps (~15 s on a CPU)."""
-    import sys
-    repo = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-    sys.path.insert(0, osp.join(repo, 'tools', 'analysis_tools'))
-    try:
-        import radio_distill_check as check
-    finally:
-        sys.path.pop(0)
-    res = check.run(teachers=('vit', 'clip'), iters=200, batch=16, img_size=32, num_heldout=32,
+    from sakbox.models.distillers.radio_distill_check import run
+    res = run(teachers=('vit', 'clip'), iters=200, batch=16, img_size=32, num_heldout=32,
                     num_phi_s=128, width=64, depth=2, lr=3e-3)
     for name in ('vit', 'clip'):
         before, after = res['untrained'][name], res['trained'][name]

@@ -1,36 +1,18 @@
-"""tools/analysis_tools/benchmark_model.py and router_stats.py on the tiny config."""
+"""sakbox.apis.router_stats on the tiny config."""
 import os.path as osp
 
 import torch
 from mmengine.dataset import pseudo_collate
 
 from sakbox.apis import init_model
+from sakbox.apis.router_stats import router_stats
 from sakbox.structures import MultiTaskDataSample
-from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_synthetic-nyud.py')
 
 
-def test_benchmark_model_reports_student_teachers_and_ratios(capsys):
-    tool = load_tool('tools/analysis_tools/benchmark_model.py')
-    res = tool.main([CONFIG, '--shape', '64', '96', '--repeat', '1', '--warmup', '0'])
-    names = {'student', 'student stem', 'plain ViT stem', 'teacher dinov2', 'teacher clip',
-             'teacher sam', 'teachers (all)'}
-    assert names <= set(res)
-    for r in res.values():
-        assert r['params'] > 0 and r['flops'] > 0 and r['ms'] > 0
-    # the student = stem + heads; the stem = plain ViT + adapter paths + routers
-    assert res['student']['params'] > res['student stem']['params'] > \
-        res['plain ViT stem']['params']
-    assert res['teachers (all)']['params'] == sum(res[f'teacher {t}']['params']
-                                                  for t in ('dinov2', 'clip', 'sam'))
-    out = capsys.readouterr().out
-    assert 'teachers / student' in out and 'SAK student / plain ViT stem' in out
-
-
 def test_router_stats_means_over_batches():
-    tool = load_tool('tools/analysis_tools/router_stats.py')
     model = init_model(CONFIG)
     g = torch.Generator().manual_seed(0)
     batches = []
@@ -40,7 +22,7 @@ def test_router_stats_means_over_batches():
                          metainfo=dict(img_shape=(64, 96), ori_shape=(64, 96))))
                 for _ in range(2)]
         batches.append(pseudo_collate(data))
-    means = tool.router_stats(model, batches, max_samples=5)
+    means = router_stats(model, batches, max_samples=5)
     assert set(means) == {f'{t}.level{i}' for t in ('semseg', 'depth', 'normals', 'edge')
                           for i in range(4)}
     # reference: the same batches through the model, first 5 samples

@@ -1,4 +1,4 @@
-"""tools/analysis_tools/trivial_baselines.py on a hand-made NYUD-layout dataset."""
+"""sakbox.evaluation.baselines.trivial (and its CLI) on a hand-made NYUD-layout dataset."""
 import inspect
 import json
 import math
@@ -9,13 +9,17 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from tests.utils import load_tool
+from sakbox.evaluation.baselines import (
+    report_trivial_baselines,
+    resolve_absent_class_iou,
+    trivial_baselines,
+)
+from sakbox.evaluation.baselines.trivial import _with_pipeline
+from sakbox.evaluation.metric_files import find_metric, load_metrics
+from tests.utils import run_tool
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 H, W = 4, 6
-
-
-tool = load_tool('tools/analysis_tools/trivial_baselines.py')
 
 
 def _write(root, img_id, seg_png, depth):
@@ -69,27 +73,27 @@ RMSE = math.sqrt((12 * (1 - MEAN_DEPTH) ** 2 + 12 * (3 - MEAN_DEPTH) ** 2) / 24)
 
 @pytest.mark.parametrize('absent,miou', [('ignore', 100 * (12 / 18) / 2),
                                          ('zero', 100 * (12 / 18) / 40)])
-def test_baselines_match_hand_computation(dataset_cfg, absent, miou, capsys):
+def test_baselines_match_hand_computation(dataset_cfg, absent, miou):
     root, cfg = dataset_cfg
-    out = tool.main([cfg, '--absent-class-iou', absent])
+    out = trivial_baselines(Config.fromfile(cfg), 'val', absent)
     assert out['baselines']['semseg/mIoU'] == pytest.approx(miou)
     assert out['baselines']['depth/RMSE'] == pytest.approx(RMSE)
-    text = capsys.readouterr().out
-    assert 'majority class: 2 (cabinet)' in text
-    assert f'mean training depth: {MEAN_DEPTH:.4f} m' in text
+    assert (out['majority_class'], out['majority_class_name']) == (2, 'cabinet')
+    assert out['mean_depth'] == pytest.approx(MEAN_DEPTH)
+    text, _ = report_trivial_baselines(out['baselines'], {})
     assert 'n/a (no model metric)' in text
 
 
-def test_report_with_model_metrics(dataset_cfg, tmp_path, capsys):
+def test_report_with_model_metrics(dataset_cfg, tmp_path):
     root, cfg = dataset_cfg
     metrics = tmp_path / 'metrics.json'
     miou = 100 / 3
     metrics.write_text(json.dumps(dict(metrics={'semseg/mIoU': 2.1 * miou,
                                                 'depth/RMSE': 0.75 * RMSE})))
-    out = tool.main([cfg, '--metrics', str(metrics), '--absent-class-iou', 'ignore'])
-    assert out['checks'] == {'semseg mIoU >= 2x majority class': True,
-                             'depth RMSE <= 0.7x mean depth': False}
-    text = capsys.readouterr().out
+    out = trivial_baselines(Config.fromfile(cfg), 'val', 'ignore')
+    text, checks = report_trivial_baselines(out['baselines'], load_metrics(str(metrics)))
+    assert checks == {'semseg mIoU >= 2x majority class': True,
+                      'depth RMSE <= 0.7x mean depth': False}
     assert 'semseg mIoU >= 2x majority class: yes' in text
     assert 'depth RMSE <= 0.7x mean depth: NO' in text
     row = next(line for line in text.splitlines() if line.startswith('semseg/mIoU'))
@@ -97,28 +101,30 @@ def test_report_with_model_metrics(dataset_cfg, tmp_path, capsys):
 
 
 def test_cli_exits_zero_when_a_check_fails(dataset_cfg, tmp_path):
-    from tests.utils import run_tool
+    """The one smoke test of tools/analysis_tools/trivial_baselines.py itself."""
     root, cfg = dataset_cfg
     metrics = tmp_path / 'metrics.json'
     metrics.write_text(json.dumps(dict(metrics={'semseg/mIoU': 1.0, 'depth/RMSE': 9.0})))
     proc = run_tool(['tools/analysis_tools/trivial_baselines.py', cfg, '--metrics',
-                     str(metrics), '--split', 'test'])
+                     str(metrics), '--split', 'test', '--absent-class-iou', 'ignore'])
     assert proc.returncode == 0
     assert ': NO' in proc.stdout
+    assert 'majority class: 2 (cabinet)' in proc.stdout
+    assert f'mean training depth: {MEAN_DEPTH:.4f} m' in proc.stdout
 
 
 def test_helpers():
-    assert tool.find_metric({'multitask/semseg/mIoU': 3.0}, 'semseg/mIoU') == 3.0
-    assert tool.find_metric({'depth/RMSE': 0.5}, 'semseg/mIoU') is None
+    assert find_metric({'multitask/semseg/mIoU': 3.0}, 'semseg/mIoU') == 3.0
+    assert find_metric({'depth/RMSE': 0.5}, 'semseg/mIoU') is None
     cfg = Config(dict(val_evaluator=dict(type='Anything', absent_class_iou='zero')))
-    assert tool.resolve_absent_class_iou(cfg, 'val', 'auto') == 'zero'
+    assert resolve_absent_class_iou(cfg, 'val', 'auto') == 'zero'
     nested = Config(dict(test_evaluator=dict(
         type='MultiTaskMetric', task_metric_cfgs=dict(semseg=dict(absent_class_iou='ignore')))))
-    assert tool.resolve_absent_class_iou(nested, 'test', 'auto') == 'ignore'
+    assert resolve_absent_class_iou(nested, 'test', 'auto') == 'ignore'
     # No setting: the default of the project's SegMetric (the official 'zero').
     from sakbox.evaluation.metrics.seg_metric import SegMetric
     default = inspect.signature(SegMetric).parameters['absent_class_iou'].default
-    assert tool.resolve_absent_class_iou(Config(dict()), 'val', 'auto') == default
-    assert tool.resolve_absent_class_iou(cfg, 'val', 'ignore') == 'ignore'
+    assert resolve_absent_class_iou(Config(dict()), 'val', 'auto') == default
+    assert resolve_absent_class_iou(cfg, 'val', 'ignore') == 'ignore'
     wrapped = dict(type='RepeatDataset', times=3, dataset=dict(type='D', pipeline=['x']))
-    assert tool._with_pipeline(wrapped, ['y']) == dict(type='D', pipeline=['y'], test_mode=True)
+    assert _with_pipeline(wrapped, ['y']) == dict(type='D', pipeline=['y'], test_mode=True)
