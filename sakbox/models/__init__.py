@@ -14,6 +14,7 @@ from . import (
                teachers,
                utils,
 )
+from .teachers import build_teachers
 
 __all__ = ['adapters', 'data_preprocessors', 'decoders', 'distillers', 'losses', 'routers',
-           'stems', 'teachers', 'utils']
+           'stems', 'teachers', 'utils', 'build_teachers']

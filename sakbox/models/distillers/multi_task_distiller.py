@@ -91,10 +91,7 @@ class MultiTaskDistiller(BaseDistiller):
         self.build_teachers_for_test = build_teachers_for_test
         self.align_corners = align_corners
 
-        student = copy.deepcopy(dict(student))
-        student['teacher_dims'] = copy.deepcopy(self.teacher_dims)
-        student['tasks'] = list(self.tasks)
-        self.student = MODELS.build(student)
+        self.student = self.build_student(student, tasks=list(self.tasks))
 
         self.decode_heads = nn.ModuleDict(
             {t: MODELS.build(self._head_cfg(decode_heads, t)) for t in self.tasks})

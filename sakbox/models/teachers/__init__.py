@@ -7,6 +7,14 @@ from .base_teacher import (
     BaseTeacher,
     fill_input_norm,
 )
+from .builder import (
+    DEFAULT_PREPROCESSOR,
+    build_teacher,
+    build_teacher_cfg,
+    build_teachers,
+    probe_teacher_dims,
+    teacher_init_seeds,
+)
 from .open_clip_teacher import OpenCLIPTeacher
 from .radio_teacher import RADIOTeacher
 from .sam_teacher import SAMTeacher
@@ -26,5 +34,6 @@ __all__ = [
     'OpenCLIPTeacher', 'RADIOTeacher', 'IMAGENET_MEAN_255', 'IMAGENET_STD_255', 'INPUT_NORMS',
     'DEFAULT_INPUT_NORM', 'fill_input_norm', 'CheckpointMismatchError',
     'default_out_indices', 'load_state_dict_file', 'load_state_dict_strict',
-    'load_timm_checkpoint'
+    'load_timm_checkpoint', 'DEFAULT_PREPROCESSOR', 'build_teacher', 'build_teacher_cfg',
+    'build_teachers', 'probe_teacher_dims', 'teacher_init_seeds'
 ]
