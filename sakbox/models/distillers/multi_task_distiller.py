@@ -14,6 +14,7 @@ from sakbox.structures import MultiTaskDataSample, image_region
 
 from ..utils import TASK_POSTPROCESS, postprocess_logits, resize_logits, stack_task_gt
 from .base_distiller import BaseDistiller, ConfigType
+from .expert_order import ExpertOrder, align_expert_order
 
 
 @MODELS.register_module()
@@ -92,6 +93,8 @@ class MultiTaskDistiller(BaseDistiller):
         self.align_corners = align_corners
 
         self.student = self.build_student(student, tasks=list(self.tasks))
+        # Saved with the weights: a config written back sorted re-orders the teachers.
+        self.expert_order = ExpertOrder(self.teacher_names)
 
         self.decode_heads = nn.ModuleDict(
             {t: MODELS.build(self._head_cfg(decode_heads, t)) for t in self.tasks})
@@ -152,6 +155,12 @@ class MultiTaskDistiller(BaseDistiller):
             raise KeyError(f'decode head of task {task!r} needs `in_channels` (the stem '
                            'exposes no `embed_dims`)')
         return int(width)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):  # noqa: D102
+        align_expert_order(self, state_dict, prefix, error_msgs)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
 
     # ------------------------------------------------------------------- forward
     def forward(self, inputs: Tensor, data_samples: Optional[List] = None,
