@@ -36,6 +36,19 @@ class ExpertOrder(nn.Module):
         return ['stem'] + self.teacher_names
 
 
+def fill_expert_order(order: ExpertOrder, state_dict: dict, prefix: str = '') -> None:
+    """Give a state dict without a recorded order (an older checkpoint) the model's.
+
+    Args:
+        order (ExpertOrder): The model's ``expert_order``.
+        state_dict (dict): The state dict (changed in place).
+        prefix (str): The model's key prefix.
+    """
+    if saved_expert_names(state_dict, prefix) is None:
+        for name in order.teacher_names:
+            state_dict[prefix + EXPERT_ORDER_PREFIX + name] = getattr(order, name).detach().clone()
+
+
 def saved_expert_names(state_dict: dict, prefix: str = '') -> Optional[List[str]]:
     """The expert order recorded in a state dict, None if it records none.
 
@@ -74,8 +87,7 @@ def align_expert_order(model: nn.Module, state_dict: dict, prefix: str,
     saved = saved_expert_names(state_dict, prefix)
     head = prefix + EXPERT_ORDER_PREFIX
     if saved is None or saved == own.expert_names():
-        for name in own.teacher_names:
-            state_dict.setdefault(head + name, getattr(own, name).detach().clone())
+        fill_expert_order(own, state_dict, prefix)
         return
     if sorted(saved) != sorted(own.expert_names()):
         error_msgs.append(f'{type(model).__name__}: the checkpoint was trained with router '

@@ -14,7 +14,7 @@ from sakbox.structures import MultiTaskDataSample, image_region
 
 from ..utils import TASK_POSTPROCESS, postprocess_logits, resize_logits, stack_task_gt
 from .base_distiller import BaseDistiller, ConfigType
-from .expert_order import ExpertOrder, align_expert_order
+from .expert_order import ExpertOrder, align_expert_order, fill_expert_order
 
 
 @MODELS.register_module()
@@ -155,6 +155,17 @@ class MultiTaskDistiller(BaseDistiller):
             raise KeyError(f'decode head of task {task!r} needs `in_channels` (the stem '
                            'exposes no `embed_dims`)')
         return int(width)
+
+    def fill_state_dict_defaults(self, state_dict: dict) -> None:
+        """Give a checkpoint from before the expert order was saved the config's order.
+
+        Called by :func:`sakbox.utils.state_dict_fit.compare_state_dict`, so that
+        such a checkpoint still loads strictly, as ``load_state_dict`` loads it.
+
+        Args:
+            state_dict (dict): A state dict for this model (changed in place).
+        """
+        fill_expert_order(self.expert_order, state_dict)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):  # noqa: D102

@@ -13,6 +13,7 @@ import torch
 from mmengine.config import Config
 
 from sakbox.registry import MODELS
+from sakbox.utils.state_dict_fit import load_state_dict_checked
 
 from .stubs import distiller_cfg
 
@@ -79,6 +80,23 @@ def test_checkpoint_without_a_recorded_order_loads_in_the_config_order():
     assert not fresh.load_state_dict(old, strict=True).missing_keys
     for k, v in trained.state_dict().items():
         assert torch.equal(fresh.state_dict()[k], v), k
+    # also through the checked loader of tools/test.py / init_model (strict)
+    checked = MODELS.build(_cfg()).eval()
+    fit = load_state_dict_checked(checked, dict(state_dict=old), 'old.pth', strict=True)
+    assert fit.complete and not fit.missing
+    for k, v in trained.state_dict().items():
+        assert torch.equal(checked.state_dict()[k], v), k
+
+
+def test_checked_loader_reorders_a_checkpoint_of_another_order(tmp_path):
+    torch.manual_seed(0)
+    trained = MODELS.build(_cfg()).eval()
+    swapped = MODELS.build(_cfg(teachers=('alpha', 'zeta'))).eval()
+    load_state_dict_checked(swapped, dict(state_dict=trained.state_dict()), 'ckpt.pth')
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(swapped(x, mode='tensor')['semseg'],
+                                   trained(x, mode='tensor')['semseg'])
 
 
 def test_checkpoint_of_other_teachers_is_refused_naming_both_orders():
