@@ -22,26 +22,17 @@ Examples::
         --launcher pytorch
 """
 import argparse
-import copy
 import os
 import os.path as osp
 import sys
-import time
-from typing import Dict, List, Tuple
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import torch  # noqa: E402
-from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
-from mmengine.dist import barrier, get_rank, get_world_size  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 
 from sakbox.utils import init_cpu_distributed  # noqa: E402
 from sakbox.utils.cli import load_config  # noqa: E402
-
-#: Transforms that are deterministic, hence allowed in an extraction pipeline.
-DETERMINISTIC = ('LoadImageFromFile', 'LoadMultiTaskAnnotations', 'SeededViewCrop',
-                 'MultiTaskResize', 'MultiTaskPad', 'AddIgnoreRegions', 'PackMultiTaskInputs')
-CACHE_WRAPPER = 'TeacherFeatureCacheDataset'
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -73,96 +64,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def extraction_pipeline(pipeline: List[dict], seed: int) -> List[dict]:
-    """An online stage-1 pipeline with its random view replaced by ``SeededViewCrop``.
-
-    ``RandomResizedCrop`` (followed by an optional horizontal
-    ``MultiTaskRandomFlip``) becomes ``SeededViewCrop`` with the same size,
-    scale, ratio, flip probability, interpolation and resize backend; a ``SeededViewCrop`` is kept (its seed
-    set to ``seed``).
-
-    Args:
-        pipeline (List[dict]): Transform configs.
-        seed (int): View-sampling seed.
-
-    Returns:
-        List[dict]: The converted pipeline.
-
-    Raises:
-        ValueError: A random transform other than the view (its randomness
-            could not be reproduced in training), or no view transform.
-    """
-    out, crop = [], None
-    for t in copy.deepcopy([dict(t) for t in pipeline]):
-        kind = t.get('type')
-        if kind == 'RandomResizedCrop':
-            crop = dict(type='SeededViewCrop', size=t['size'],
-                        scale=t.get('scale', (0.08, 1.0)),
-                        ratio=t.get('ratio', (3 / 4, 4 / 3)), flip_prob=0.0,
-                        interpolation=t.get('interpolation', 'bilinear'),
-                        backend=t.get('backend', 'cv2'))
-            out.append(crop)
-        elif kind == 'MultiTaskRandomFlip' and crop is not None:
-            direction = t.get('direction', 'horizontal')
-            if direction != 'horizontal' or isinstance(t.get('prob', 0.5), (list, tuple)):
-                raise ValueError(f'extraction supports a horizontal flip only, got {t}')
-            crop['flip_prob'] = float(t.get('prob', 0.5))
-        elif kind == 'SeededViewCrop':
-            crop = t
-            out.append(t)
-        elif kind in DETERMINISTIC:
-            out.append(t)
-        else:
-            raise ValueError(
-                f'pipeline transform {kind!r} is not reproducible: the cached features would '
-                'not match the images seen in training; remove it or make it deterministic '
-                f'(allowed besides the view: {list(DETERMINISTIC)})')
-    if crop is None:
-        raise ValueError('the pipeline has neither RandomResizedCrop nor SeededViewCrop: no '
-                         'views to extract')
-    crop['seed'] = seed
-    return out
-
-
-def dataset_cfg_and_out(cfg: Config, out: str, seed: int) -> Tuple[dict, str]:
-    """The image dataset config to extract from and the cache directory."""
-    ds = copy.deepcopy(cfg.train_dataloader.dataset)
-    if ds.get('type') == CACHE_WRAPPER:
-        out = out or ds.get('cache_dir')
-        ds = ds['dataset']
-    if not out:
-        raise ValueError('give --out (the config names no cache_dir)')
-    ds['pipeline'] = extraction_pipeline(ds['pipeline'], seed)
-    ds.pop('lazy_init', None)
-    return ds, out
-
-
-def build_teachers(model_cfg: ConfigDict) -> Tuple[Dict[str, torch.nn.Module],
-                                                   Dict[str, dict], torch.nn.Module]:
-    """Build the teachers exactly as the distiller would, and its data preprocessor.
-
-    Returns:
-        tuple: Teachers by name; what the cache records of each (``cfg`` as
-        built, ``init_seed``); the data preprocessor.
-    """
-    from sakbox.models.distillers.base_distiller import DEFAULT_PREPROCESSOR, BaseDistiller
-    from sakbox.registry import MODELS
-    preproc_cfg = copy.deepcopy(model_cfg.get('data_preprocessor') or DEFAULT_PREPROCESSOR)
-    preprocessor = MODELS.build(preproc_cfg)
-    seed = model_cfg.get('teacher_init_seed')
-    teachers, cfgs = {}, {}
-    for i, (name, tcfg) in enumerate((model_cfg.get('teachers') or {}).items()):
-        tcfg = BaseDistiller._teacher_cfg(tcfg.to_dict() if hasattr(tcfg, 'to_dict')
-                                          else dict(tcfg), preproc_cfg, name)
-        init_seed = None if seed is None else seed + i
-        teacher = BaseDistiller._build_seeded(tcfg, init_seed)
-        teachers[name] = teacher.requires_grad_(False).eval()
-        cfgs[name] = dict(cfg=tcfg, init_seed=init_seed)
-    if not teachers:
-        raise ValueError('the config\'s model has no teachers')
-    return teachers, cfgs, preprocessor
-
-
 def _init_dist(launcher: str) -> None:
     if launcher == 'none':
         return
@@ -183,67 +84,13 @@ def main(argv=None) -> dict:
     import sakbox.models  # noqa: F401
     init_default_scope('sakbox')
     _init_dist(args.launcher)
-    rank, world = get_rank(), get_world_size()
     cfg = load_config(args.config, args.cfg_options)
 
-    from sakbox.datasets.feature_cache import CacheIndex, TeacherFeatureExtractor, shard_is_complete
-    from sakbox.datasets.feature_cache.index import INDEX_FILE
-    from sakbox.engine.optim_wrappers import PRECISION_DTYPES, resolve_precision
-    from sakbox.registry import DATASETS
-
-    ds_cfg, out = dataset_cfg_and_out(cfg, args.out, args.seed)
-    dataset = DATASETS.build(ds_cfg)
-    teachers, teacher_cfgs, preprocessor = build_teachers(cfg.model)
-    device = (torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
-              if torch.cuda.is_available() else torch.device('cpu'))
-    dtype = resolve_precision(args.precision or cfg.model.get('teacher_precision', 'auto'),
-                              device.type)
-    precision = {d: name for name, d in PRECISION_DTYPES.items()}[dtype]
-
-    def log(msg: str) -> None:
-        print(f'[rank {rank}/{world}] {msg}', flush=True)
-
-    extractor = TeacherFeatureExtractor(teachers, preprocessor, dataset, device=device,
-                                        precision=precision, batch_size=args.batch_size,
-                                        num_workers=args.num_workers, log=log)
-    expected = extractor.build_index(args.views, args.seed, args.shard_size, teacher_cfgs,
-                                     config=osp.basename(args.config))
-    index_path = osp.join(out, INDEX_FILE)
-    if rank == 0:
-        if osp.isfile(index_path):
-            CacheIndex.load(out).check_matches(expected, index_path)
-            log(f'resuming the cache in {out}')
-        else:
-            expected.save(out)
-    barrier()
-    index = CacheIndex.load(out)
-    index.check_matches(expected, index_path)
-    log(f'{index.num_images} images x {index.num_views} views, {index.num_shards} shards, '
-        f'{index.bytes_per_view() / 2**20:.2f} MiB per view (estimated total '
-        f'{index.bytes_per_view() * index.num_images * index.num_views / 2**30:.2f} GiB), '
-        f'precision {precision}')
-
-    mine = list(range(rank, index.num_shards, world))
-    if args.max_shards is not None:
-        todo = [s for s in mine if not shard_is_complete(out, s)][:args.max_shards]
-        mine = [s for s in mine if shard_is_complete(out, s) or s in todo]
-    t0 = time.perf_counter()
-    stats = extractor.extract(out, index, mine)
-    elapsed = time.perf_counter() - t0
-    if stats['images']:
-        log(f'extracted {len(stats["shards_done"])} shards ({stats["images"]} images, '
-            f'{stats["views"]} views) in {elapsed:.1f} s: '
-            f'{stats["images"] / elapsed:.2f} images/s, {stats["views"] / elapsed:.2f} views/s, '
-            f'{stats["bytes"] / stats["images"] / 2**20:.3f} MiB per image '
-            f'({stats["bytes"] / stats["views"] / 2**20:.3f} MiB per view)')
-    log(f'skipped {len(stats["shards_skipped"])} finished shards')
-    barrier()
-    if rank == 0:
-        index.complete_shards = [s for s in range(index.num_shards)
-                                 if shard_is_complete(out, s)]
-        index.save(out)
-        log(f'{len(index.complete_shards)}/{index.num_shards} shards complete in {out}')
-    return stats
+    from sakbox.datasets.feature_cache import extract_teacher_features
+    return extract_teacher_features(
+        cfg, out=args.out, views=args.views, seed=args.seed, shard_size=args.shard_size,
+        batch_size=args.batch_size, num_workers=args.num_workers, precision=args.precision,
+        max_shards=args.max_shards, config_name=osp.basename(args.config))
 
 
 if __name__ == '__main__':

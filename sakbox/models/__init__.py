@@ -15,6 +15,7 @@ from . import (
                teachers,
                utils,
 )
+from .teachers import build_teachers
 
 __all__ = ['adaptor_heads', 'adapters', 'data_preprocessors', 'decoders', 'distillers',
-           'losses', 'routers', 'stems', 'teachers', 'utils']
+           'losses', 'routers', 'stems', 'teachers', 'utils', 'build_teachers']

@@ -227,6 +227,11 @@ def compare_state_dict(model: nn.Module, state_dict: Dict[str, Any], source: str
             ignored.append(key)
         else:
             prepared[key] = value
+    # Entries a model supplies itself when an older checkpoint lacks them (the
+    # router expert order of MultiTaskDistiller), as its load_state_dict does.
+    fill = getattr(model, 'fill_state_dict_defaults', None)
+    if callable(fill):
+        fill(prepared)
     own = {k: v for k, v in model.state_dict().items() if not (ignore and k.startswith(ignore))}
     resampled = []
     if resample_pos_embeds:

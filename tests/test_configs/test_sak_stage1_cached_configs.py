@@ -8,9 +8,10 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
+from sakbox.datasets.feature_cache import extract_teacher_features, extraction_pipeline
 from sakbox.datasets.synthetic import generate_synthetic_dataset
 from sakbox.registry import MODELS, TRANSFORMS
-from tests.utils import load_tool
+from sakbox.utils.cli import load_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PAIRS = [('sak_vit-tiny_stage1_synthetic.py', 'sak_vit-tiny_stage1_synthetic_cached.py'),
@@ -31,14 +32,13 @@ def test_cached_config_matches_its_online_twin(online, cached):
     assert ds.type == 'TeacherFeatureCacheDataset' and ds.teachers == on.model.teachers
     assert ds.dataset.data_root == on.train_dataloader.dataset.data_root
     # Extracting from either config gives the same views.
-    tool = load_tool('tools/extract_teacher_features.py')
     init_default_scope('sakbox')
 
     def view(pipeline):
         crop, = [t for t in pipeline if t['type'] == 'SeededViewCrop']
         return TRANSFORMS.build(crop).view_config()
-    assert view(tool.extraction_pipeline(on.train_dataloader.dataset.pipeline, 0)) == \
-        view(tool.extraction_pipeline(ds.dataset.pipeline, 0)) == view(ds.dataset.pipeline)
+    assert view(extraction_pipeline(on.train_dataloader.dataset.pipeline, 0)) == \
+        view(extraction_pipeline(ds.dataset.pipeline, 0)) == view(ds.dataset.pipeline)
 
 
 def test_tiny_cached_config_trains_from_an_extracted_cache(tmp_path):
@@ -47,9 +47,10 @@ def test_tiny_cached_config_trains_from_an_extracted_cache(tmp_path):
                                seed=0)
     cache = tmp_path / 'cache'
     cfg_path = osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_stage1_synthetic_cached.py')
-    stats = load_tool('tools/extract_teacher_features.py').main([cfg_path, '--out', str(cache), '--views', '1',
-                               '--num-workers', '0', '--cfg-options',
-                               f'train_dataloader.dataset.dataset.data_root={data}'])
+    init_default_scope('sakbox')
+    stats = extract_teacher_features(
+        load_config(cfg_path, {'train_dataloader.dataset.dataset.data_root': str(data)}),
+        out=str(cache), views=1, num_workers=0)
     assert stats['images'] == 4
 
     cfg = Config.fromfile(cfg_path)

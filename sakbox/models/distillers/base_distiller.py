@@ -1,8 +1,12 @@
-"""Shared machinery of the distillers: frozen teachers kept out of the state dict."""
-import contextlib
+"""Shared machinery of the distillers: frozen teachers kept out of the state dict.
+
+Teachers are built by :func:`sakbox.models.teachers.build_teachers`; their targets
+(online, in the teachers' own precision, or read from a feature cache) come from
+:mod:`.teacher_targets`.
+"""
 import copy
 from collections import OrderedDict
-from typing import Dict, Iterator, List, Optional, Sequence, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -10,19 +14,47 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from torch import Tensor
 
-from sakbox.engine.optim_wrappers import PRECISION_DTYPES, resolve_precision
 from sakbox.registry import MODELS
 
-from ..teachers.base_teacher import fill_input_norm
+from ..teachers.builder import DEFAULT_PREPROCESSOR, build_teacher_cfg, probe_teacher_dims
+from ..teachers.builder import build_teachers as build_teacher_modules
 from ..utils.pos_embed import resample_pos_embeds_in_state_dict
+from .teacher_targets import (
+    as_float32,
+    check_teacher_precision,
+    stack_cached_teacher_feats,
+    teacher_precision_context,
+)
 
 ConfigType = Union[dict, nn.Module]
-#: Default data preprocessor of every distiller.
-DEFAULT_PREPROCESSOR = dict(type='MultiTaskDataPreProcessor')
-def _freeze(module: nn.Module) -> nn.Module:
-    module.requires_grad_(False)
-    module.eval()
-    return module
+TeacherDims = Dict[str, Union[List[int], int]]
+
+
+def resolve_teacher_dims(cfgs: Mapping[str, dict], given: Optional[TeacherDims] = None,
+                         teachers: Optional[nn.ModuleDict] = None) -> Dict[str, List[int]]:
+    """Per-level widths of every teacher: built ones, else given, else probed.
+
+    Args:
+        cfgs (Mapping[str, dict]): Built teacher configs by name.
+        given (dict, optional): ``teacher_dims`` argument: a list per level, or
+            one int for every level (kept as ``[int]`` here; the student expands
+            it to its number of levels, see :meth:`BaseDistiller.build_student`).
+        teachers (nn.ModuleDict, optional): Built teachers (their ``embed_dims`` win).
+
+    Returns:
+        Dict[str, List[int]]: Widths by teacher, in ``cfgs`` order.
+    """
+    dims: Dict[str, List[int]] = {}
+    given = dict(given or {})
+    for name, cfg in cfgs.items():
+        if teachers is not None:
+            dims[name] = list(teachers[name].embed_dims)
+        elif name in given:
+            d = given[name]
+            dims[name] = list(d) if isinstance(d, (list, tuple)) else [int(d)]
+        else:
+            dims[name] = probe_teacher_dims(cfg, name)
+    return dims
 
 
 class BaseDistiller(BaseModel):
@@ -37,7 +69,9 @@ class BaseDistiller(BaseModel):
     ``.cuda()``, ``.half()``). Checkpoints with or without ``teachers.*``
     keys load into models with or without teachers.
 
-    The student is built with ``teacher_dims`` filled from the teachers'
+    Teachers are built by :func:`sakbox.models.teachers.build_teachers`
+    (:attr:`teacher_cfgs` holds each one's built config, what a feature cache
+    records). The student is built with ``teacher_dims`` filled from the teachers'
     ``embed_dims``; without built teachers the dims come from the
     ``teacher_dims`` argument or from building each teacher on the ``meta``
     device (no memory, no weights).
@@ -56,7 +90,8 @@ class BaseDistiller(BaseModel):
         save_teachers (bool): Put the teachers' weights in ``state_dict()``
             under ``teachers.<name>.``. Default: False.
         teacher_dims (Dict[str, List[int] | int], optional): Teacher widths
-            used when the teachers are not built.
+            used when the teachers are not built: one per level, or one int for
+            every level (see :meth:`build_student`).
         teacher_init_seed (int, optional): Build teacher ``i`` under
             ``torch.manual_seed(teacher_init_seed + i)`` (in a forked RNG) so
             that randomly initialised teachers are identical in every run
@@ -87,9 +122,7 @@ class BaseDistiller(BaseModel):
                  teacher_init_seed: Optional[int] = None,
                  teacher_precision: str = 'auto',
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        if teacher_precision != 'auto' and teacher_precision not in PRECISION_DTYPES:
-            raise ValueError(f"teacher_precision must be 'auto' or one of "
-                             f'{sorted(PRECISION_DTYPES)}, got {teacher_precision!r}')
+        check_teacher_precision(teacher_precision)
         if data_preprocessor is None:
             data_preprocessor = copy.deepcopy(DEFAULT_PREPROCESSOR)
         if isinstance(data_preprocessor, dict):
@@ -110,80 +143,15 @@ class BaseDistiller(BaseModel):
         self.teacher_precision = teacher_precision
         self.distill_loss = MODELS.build(distill_loss) if distill_loss else None
 
-        cfgs = {name: self._teacher_cfg(cfg, preproc_cfg, name)
-                for name, cfg in teachers.items()}
-        built: Optional[nn.ModuleDict] = None
-        if build_teachers and cfgs:
-            built = nn.ModuleDict()
-            for i, (name, cfg) in enumerate(cfgs.items()):
-                seed = None if teacher_init_seed is None else teacher_init_seed + i
-                built[name] = _freeze(self._build_seeded(cfg, seed))
+        #: The config each teacher is (or would be) built with, by name.
+        self.teacher_cfgs = {name: build_teacher_cfg(cfg, preproc_cfg, name)
+                             for name, cfg in teachers.items()}
+        built = (build_teacher_modules(teachers, preproc_cfg, teacher_init_seed)
+                 if build_teachers and teachers else None)
         # Kept outside `_modules` on purpose (see the class docstring).
         self.__dict__['_teachers'] = built
-        self.teacher_dims = self._resolve_teacher_dims(cfgs, teacher_dims)
-
-    # ------------------------------------------------------------------ teachers
-    @staticmethod
-    def _teacher_cfg(cfg: dict, preproc_cfg: dict, name: str = 'teacher') -> dict:
-        """The config a teacher is built (and recorded) with.
-
-        The student's normalisation is passed on as ``input_mean``/``input_std``
-        (teachers that re-normalise undo it) unless set, and ``input_norm`` is
-        spelled out (its class default if unset) so that built configs and
-        cache records say what the network receives.
-
-        Args:
-            cfg (dict): The teacher's config.
-            preproc_cfg (dict): The data preprocessor's config (``mean``/``std``).
-            name (str): The teacher's name, quoted in errors (``teachers.<name>``).
-
-        Returns:
-            dict: A completed copy of ``cfg``.
-        """
-        cfg = copy.deepcopy(dict(cfg))
-        for src, dst in (('mean', 'input_mean'), ('std', 'input_std')):
-            if preproc_cfg.get(src) is not None and dst not in cfg:
-                cfg[dst] = list(preproc_cfg[src])
-        return fill_input_norm(cfg, f'teachers.{name}')
-
-    @staticmethod
-    def _build_seeded(cfg: dict, seed: Optional[int]) -> nn.Module:
-        if seed is None:
-            return MODELS.build(cfg)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return MODELS.build(cfg)
-
-    def _resolve_teacher_dims(self, cfgs: Dict[str, dict],
-                              given: Optional[dict]) -> Dict[str, List[int]]:
-        dims: Dict[str, List[int]] = {}
-        given = dict(given or {})
-        for name, cfg in cfgs.items():
-            if self.teachers is not None:
-                dims[name] = list(self.teachers[name].embed_dims)
-            elif name in given:
-                d = given[name]
-                dims[name] = list(d) if isinstance(d, (list, tuple)) else [int(d)]
-            else:
-                dims[name] = self._probe_teacher_dims(name, cfg)
-        return dims
-
-    @staticmethod
-    def _probe_teacher_dims(name: str, cfg: dict) -> List[int]:
-        """Read ``embed_dims`` of a teacher built without weights (meta device)."""
-        cfg = copy.deepcopy(cfg)
-        cfg['pretrained'] = False
-        cfg['checkpoint'] = None
-        try:
-            with torch.device('meta'):
-                teacher = MODELS.build(cfg)
-        except Exception:  # some wrappers cannot be built on meta: use the CPU
-            teacher = MODELS.build(cfg)
-        try:
-            return list(teacher.embed_dims)
-        except AttributeError as e:
-            raise AttributeError(f'teacher {name!r} ({cfg.get("type")}) has no `embed_dims`; '
-                                 'pass `teacher_dims` to the distiller') from e
+        self._given_teacher_dims = dict(teacher_dims or {})
+        self.teacher_dims = resolve_teacher_dims(self.teacher_cfgs, teacher_dims, built)
 
     @property
     def teachers(self) -> Optional[nn.ModuleDict]:
@@ -195,8 +163,34 @@ class BaseDistiller(BaseModel):
         """Router expert order: ``['stem', *teacher_names]``."""
         return ['stem'] + self.teacher_names
 
-    @contextlib.contextmanager
-    def teacher_context(self, device: torch.device) -> Iterator[torch.dtype]:
+    def build_student(self, student: dict, **fields) -> nn.Module:
+        """Build the student with ``teacher_dims`` (and ``fields``, e.g. ``tasks``) filled in.
+
+        A width given as one int (``teacher_dims={'t': 64}``) reaches the student
+        as that int, which expands it to its number of levels; a student that
+        exposes its ``teacher_dims`` then fixes :attr:`teacher_dims` per level.
+
+        Args:
+            student (dict): The student's config.
+            **fields: Further config keys to set.
+
+        Returns:
+            nn.Module: The built student.
+        """
+        cfg = copy.deepcopy(dict(student))
+        dims = copy.deepcopy(self.teacher_dims)
+        for name, d in self._given_teacher_dims.items():
+            if self.teachers is None and name in dims and not isinstance(d, (list, tuple)):
+                dims[name] = int(d)
+        cfg['teacher_dims'] = dims
+        cfg.update(fields)
+        built = MODELS.build(cfg)
+        own = getattr(built, 'teacher_dims', None)
+        if isinstance(own, Mapping) and set(own) == set(self.teacher_dims):
+            self.teacher_dims = {name: list(own[name]) for name in self.teacher_dims}
+        return built
+
+    def teacher_context(self, device: torch.device):
         """Inference mode + the teachers' own autocast (see ``teacher_precision``).
 
         The context replaces any autocast active around it (e.g. the student's
@@ -206,22 +200,14 @@ class BaseDistiller(BaseModel):
         Args:
             device (torch.device): Device the teachers run on.
 
-        Yields:
-            torch.dtype: The dtype the teachers' matrix work runs in.
+        Returns:
+            A context manager yielding the dtype the teachers' matrix work runs in.
         """
-        device_type = torch.device(device).type
-        dtype = resolve_precision(self.teacher_precision, device_type)
-        enabled = dtype != torch.float32
-        if device_type not in ('cpu', 'cuda'):  # autocast only where it is supported
-            enabled = False
-        with torch.inference_mode(), torch.autocast(device_type=device_type, dtype=dtype,
-                                                    enabled=enabled):
-            yield dtype if enabled else torch.float32
+        return teacher_precision_context(self.teacher_precision, device)
 
     @staticmethod
     def _as_float32(feats: Sequence[Tensor]) -> List[Tensor]:
-        """Copy inference-mode outputs into normal float32 tensors usable by autograd."""
-        return [f.to(torch.float32, copy=True) for f in feats]
+        return as_float32(feats)
 
     def forward_teachers(self, inputs: Tensor,
                          names: Optional[Sequence[str]] = None) -> Dict[str, List[Tensor]]:
@@ -244,7 +230,7 @@ class BaseDistiller(BaseModel):
                 '(tools/extract_teacher_features.py)')
         with self.teacher_context(inputs.device):
             feats = {name: list(self.teachers[name](inputs)) for name in names}
-        return {name: self._as_float32(levels) for name, levels in feats.items()}
+        return {name: as_float32(levels) for name, levels in feats.items()}
 
     def get_teacher_feats(self, inputs: Tensor,
                           data_samples: Optional[Sequence] = None) -> Dict[str, List[Tensor]]:
@@ -260,52 +246,12 @@ class BaseDistiller(BaseModel):
             Dict[str, List[Tensor]]: Per teacher (in ``teacher_names`` order), its
             levels (B, C_l, h_l, w_l), float32 on ``inputs.device``.
         """
-        cached = self._cached_teacher_feats(inputs, data_samples)
+        cached = stack_cached_teacher_feats(data_samples, inputs.shape[0], self.teacher_dims,
+                                            inputs.device)
         missing = [n for n in self.teacher_names if n not in cached]
         online = self.forward_teachers(inputs, missing) if missing else {}
         return OrderedDict((n, cached[n] if n in cached else online[n])
                            for n in self.teacher_names)
-
-    def _cached_teacher_feats(self, inputs: Tensor,
-                              data_samples: Optional[Sequence]) -> Dict[str, List[Tensor]]:
-        if not data_samples or not all('teacher_feats' in s for s in data_samples):
-            return {}
-        B = inputs.shape[0]
-        if len(data_samples) != B:
-            raise ValueError(f'{len(data_samples)} data samples for a batch of {B} images')
-        out: Dict[str, List[Tensor]] = {}
-        names = set(data_samples[0].teacher_feats)
-        for i, s in enumerate(data_samples):
-            if set(s.teacher_feats) != names:
-                raise KeyError(f'data sample {i} has cached teacher_feats for '
-                               f'{sorted(s.teacher_feats)}, sample 0 for {sorted(names)}')
-        unknown = names - set(self.teacher_names)
-        if unknown:
-            raise KeyError(f'cached teacher_feats name unknown teachers {sorted(unknown)}; '
-                           f'the distiller has {self.teacher_names}')
-        for name in self.teacher_names:
-            if name not in names:
-                continue
-            levels = [list(s.teacher_feats[name]) for s in data_samples]
-            num = len(self.teacher_dims[name])
-            if any(len(lv) != num for lv in levels):
-                raise ValueError(f'cached teacher_feats[{name!r}] has '
-                                 f'{[len(lv) for lv in levels]} levels per sample; the '
-                                 f'teacher has {num}')
-            stacked = []
-            for lvl in range(num):
-                maps = [torch.as_tensor(lv[lvl]) for lv in levels]
-                shape = tuple(maps[0].shape)
-                if any(tuple(m.shape) != shape for m in maps) or len(shape) != 3:
-                    raise ValueError(f'cached teacher_feats[{name!r}] level {lvl}: expected '
-                                     f'equal (C, h, w) maps, got {[tuple(m.shape) for m in maps]}')
-                if shape[0] != self.teacher_dims[name][lvl]:
-                    raise ValueError(f'cached teacher_feats[{name!r}] level {lvl} has '
-                                     f'{shape[0]} channels; the teacher has '
-                                     f'{self.teacher_dims[name][lvl]}')
-                stacked.append(torch.stack(maps).to(device=inputs.device, dtype=torch.float32))
-            out[name] = stacked
-        return out
 
     def distill_losses(self, student_feats: Dict[str, Sequence[Tensor]],
                        teacher_feats: Dict[str, Sequence[Tensor]]) -> Dict[str, Tensor]:

@@ -14,6 +14,7 @@ from sakbox.structures import MultiTaskDataSample, image_region
 
 from ..utils import TASK_POSTPROCESS, postprocess_logits, resize_logits, stack_task_gt
 from .base_distiller import BaseDistiller, ConfigType
+from .expert_order import ExpertOrder, align_expert_order, fill_expert_order
 
 
 @MODELS.register_module()
@@ -91,10 +92,9 @@ class MultiTaskDistiller(BaseDistiller):
         self.build_teachers_for_test = build_teachers_for_test
         self.align_corners = align_corners
 
-        student = copy.deepcopy(dict(student))
-        student['teacher_dims'] = copy.deepcopy(self.teacher_dims)
-        student['tasks'] = list(self.tasks)
-        self.student = MODELS.build(student)
+        self.student = self.build_student(student, tasks=list(self.tasks))
+        # Saved with the weights: a config written back sorted re-orders the teachers.
+        self.expert_order = ExpertOrder(self.teacher_names)
 
         self.decode_heads = nn.ModuleDict(
             {t: MODELS.build(self._head_cfg(decode_heads, t)) for t in self.tasks})
@@ -155,6 +155,23 @@ class MultiTaskDistiller(BaseDistiller):
             raise KeyError(f'decode head of task {task!r} needs `in_channels` (the stem '
                            'exposes no `embed_dims`)')
         return int(width)
+
+    def fill_state_dict_defaults(self, state_dict: dict) -> None:
+        """Give a checkpoint from before the expert order was saved the config's order.
+
+        Called by :func:`sakbox.utils.state_dict_fit.compare_state_dict`, so that
+        such a checkpoint still loads strictly, as ``load_state_dict`` loads it.
+
+        Args:
+            state_dict (dict): A state dict for this model (changed in place).
+        """
+        fill_expert_order(self.expert_order, state_dict)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):  # noqa: D102
+        align_expert_order(self, state_dict, prefix, error_msgs)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
 
     # ------------------------------------------------------------------- forward
     def forward(self, inputs: Tensor, data_samples: Optional[List] = None,

@@ -66,10 +66,7 @@ class MultiTeacherDistiller(BaseDistiller):
                          teacher_init_seed=teacher_init_seed,
                          teacher_precision=teacher_precision, init_cfg=init_cfg)
         self.build_teachers_for_test = build_teachers_for_test
-        student = dict(student)
-        student['teacher_dims'] = dict(self.teacher_dims)
-        student['tasks'] = None
-        self.student = MODELS.build(student)
+        self.student = self.build_student(student, tasks=None)
 
     def forward(self, inputs: Tensor, data_samples: Optional[List] = None,
                 mode: str = 'tensor'):

@@ -7,7 +7,6 @@ dense features (0.9 cosine + 0.1 smooth-L1 per token). Teachers are handled by
 parameters and of the state dict, and not built at test time.
 """
 import copy
-import inspect
 import os.path as osp
 import random
 from collections import OrderedDict
@@ -20,50 +19,18 @@ from torch import Tensor, nn
 from sakbox.registry import MODELS
 from sakbox.structures import MultiTaskDataSample
 from sakbox.utils.checkpoint import read_checkpoint
+from sakbox.utils.sizes import to_hw
 
 from ..adaptor_heads.phi_s import PhiSNormalizer
+from ..teachers.builder import build_teacher_cfg
 from .base_distiller import BaseDistiller, ConfigType
+from .radio_summary_width import summary_width
 
 #: Per-teacher options of :class:`RADIODistiller` and their defaults.
 TEACHER_OPTIONS = dict(summary=True, features=True, summary_weight=1.0, feature_weight=1.0,
                        feature_level=-1, summary_source='auto', input_size=None,
                        summary_channels=None, summary_slot=None, adaptor=None,
                        student_input_size=None, student_batch=None)
-
-
-def teacher_summary_dim(teacher: nn.Module, name: str = '') -> Optional[int]:
-    """Width of the summary a teacher provides itself, None if it provides none.
-
-    A teacher provides a summary with ``forward_with_summary`` (unless its
-    ``with_summary`` is False) or ``forward_summary``; it must then have a
-    ``summary_dim``. :meth:`RADIODistiller.teacher_targets` uses the same rule.
-
-    Args:
-        teacher (nn.Module): A teacher (built, possibly on the meta device).
-        name (str): Its name, for the error message.
-
-    Returns:
-        int | None: The width, or None (the summary target is mean-pooled features).
-    """
-    if not _provides_summary(teacher):
-        return None
-    dim = getattr(teacher, 'summary_dim', None)
-    if not dim:
-        raise AttributeError(f'teacher {name!r} ({type(teacher).__name__}) returns a summary '
-                             'but has no `summary_dim`; set teacher_options.'
-                             f'{name or "<name>"}.summary_channels')
-    return int(dim)
-
-
-def _provides_summary(teacher: nn.Module) -> bool:
-    return ((hasattr(teacher, 'forward_with_summary') and getattr(teacher, 'with_summary', True))
-            or hasattr(teacher, 'forward_summary'))
-
-
-def _size(s) -> Optional[Tuple[int, int]]:
-    if s is None:
-        return None
-    return (int(s), int(s)) if isinstance(s, (int, float)) else (int(s[0]), int(s[1]))
 
 
 @MODELS.register_module()
@@ -154,7 +121,7 @@ class RADIODistiller(BaseDistiller):
                              f'got {feature_match!r}')
         self.feature_match = feature_match
         self.build_teachers_for_test = build_teachers_for_test
-        self._teacher_cfgs = {n: self._teacher_cfg(c, {}, n) for n, c in teachers.items()}
+        self._teacher_cfgs = {n: build_teacher_cfg(c, None, n) for n, c in teachers.items()}
         #: ``name -> where the summary width came from`` (quoted in loading errors).
         self.summary_width_source: Dict[str, str] = {}
         self.options = self._parse_options(teacher_options or {})
@@ -164,7 +131,7 @@ class RADIODistiller(BaseDistiller):
                               for i, n in enumerate(with_summary)}
         self._backbone_summary_slots = (None if backbone_summary_slots is None
                                         else [int(i) for i in backbone_summary_slots])
-        self.train_resolutions = [_size(r) for r in (train_resolutions or [])]
+        self.train_resolutions = [to_hw(r, 'train_resolutions') for r in (train_resolutions or [])]
         self.train_resolution: Optional[Tuple[int, int]] = None
 
         student = copy.deepcopy(dict(student))
@@ -266,37 +233,11 @@ class RADIODistiller(BaseDistiller):
         return read_checkpoint(path, map_location='cpu')
 
     def _summary_channels(self, name: str, feature_channels: int) -> int:
-        """Width of teacher ``name``'s summary target; records where it came from.
-
-        The order is: ``teacher_options.<name>.summary_channels``; the feature width
-        for ``summary_source='mean'``; else the teacher itself (the built one, or a
-        weightless build of its config when the teachers are not built), which gives
-        its own summary width or None (mean-pooled features). A teacher that cannot
-        be built raises: a silently wrong width would give checkpoints that do not
-        reload.
-        """
-        opt = self.options[name]
-        if opt['summary_channels']:
-            self.summary_width_source[name] = f'teacher_options.{name}.summary_channels'
-            return int(opt['summary_channels'])
-        if opt['summary_source'] != 'auto':
-            self.summary_width_source[name] = "summary_source='mean' (feature width)"
-            return feature_channels
-        if self.teachers is not None:
-            teacher, how = self.teachers[name], 'the built teacher'
-        elif not self._class_may_provide_summary(name):
-            self.summary_width_source[name] = (
-                f'{self._teacher_cfgs[name].get("type")} gives no summary of its own: '
-                'mean-pooled features')
-            return feature_channels
-        else:
-            teacher, how = self._weightless_teacher(name)
-        dim = teacher_summary_dim(teacher, name)
-        kind = type(teacher).__name__
-        self.summary_width_source[name] = (
-            f'{kind}.summary_dim of {how}' if dim is not None
-            else f'{kind} gives no summary of its own: mean-pooled features ({how})')
-        return feature_channels if dim is None else dim
+        """Width of teacher ``name``'s summary target (:func:`summary_width`); records its source."""
+        width, self.summary_width_source[name] = summary_width(
+            name, self.options[name], self._teacher_cfgs[name], feature_channels,
+            None if self.teachers is None else self.teachers[name])
+        return width
 
     def _load_summary_slots(self, state_dict: dict, prefix: str, error_msgs: list) -> None:
         """Take each teacher's summary slot from the checkpoint (older ones: keep ours)."""
@@ -312,52 +253,6 @@ class RADIODistiller(BaseDistiller):
                                   f'student has {num} summary tokens')
             elif got != slot:
                 self.summary_slots[name] = got
-
-    def _class_may_provide_summary(self, name: str) -> bool:
-        # Known without a build: a registered class without any summary method, or one
-        # whose summary is switched by a `with_summary` argument the config leaves off.
-        kind = self._teacher_cfgs[name].get('type')
-        cls = kind if isinstance(kind, type) else None
-        if isinstance(kind, str):
-            try:
-                cls = MODELS.get(kind)
-            except KeyError:
-                cls = None
-        if cls is None:  # let the build report the unknown type
-            return True
-        if not (hasattr(cls, 'forward_with_summary') or hasattr(cls, 'forward_summary')):
-            return False
-        # An opt-in summary (`with_summary=False` by default) is decided by the config.
-        param = inspect.signature(cls.__init__).parameters.get('with_summary')
-        if param is not None and not hasattr(cls, 'forward_summary'):
-            default = None if param.default is inspect.Parameter.empty else param.default
-            return bool(self._teacher_cfgs[name].get('with_summary', default))
-        return True
-
-    def _weightless_teacher(self, name: str) -> Tuple[nn.Module, str]:
-        """Build teacher ``name`` without weights: on the meta device, else on the CPU.
-
-        Returns:
-            tuple: The teacher and a phrase saying how it was built.
-
-        Raises:
-            RuntimeError: Naming the teacher when neither build works.
-        """
-        cfg = copy.deepcopy(self._teacher_cfgs[name])
-        cfg.update(pretrained=False, checkpoint=None)
-        errors = []
-        for device, how in (('meta', 'a meta-device build'), ('cpu', 'a CPU build')):
-            try:
-                with torch.device(device):
-                    return MODELS.build(cfg), how
-            except Exception as e:  # noqa: BLE001 - reported below with the teacher's name
-                msg = str(e)
-                errors.append(f'{device}: {type(e).__name__}: '
-                              f'{msg[:200] + " ..." if len(msg) > 200 else msg}')
-        raise RuntimeError(
-            f'RADIODistiller: cannot determine the summary width of teacher {name!r} '
-            f'({cfg.get("type")}): building it without weights failed ({"; ".join(errors)}). '
-            f'Set model.teacher_options.{name}.summary_channels (or summary_source=\'mean\').')
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):  # noqa: D102
@@ -398,7 +293,7 @@ class RADIODistiller(BaseDistiller):
             raise RuntimeError('RADIODistiller was built with build_teachers=False; the '
                                'distillation loss needs the teachers')
         opt, teacher = self.options[name], self.teachers[name]
-        size = _size(opt['input_size'])
+        size = None if opt['input_size'] is None else to_hw(opt['input_size'], 'input_size')
         if size is not None and tuple(inputs.shape[-2:]) != size:
             inputs = F.interpolate(inputs, size=size, mode='bilinear', align_corners=False,
                                    antialias=True)
@@ -428,7 +323,7 @@ class RADIODistiller(BaseDistiller):
     # ----------------------------------------------------------------- student
     def set_train_resolution(self, size: Optional[Union[int, Sequence[int]]]) -> None:
         """Fix the resolution of the next training batches (None: draw per batch)."""
-        self.train_resolution = _size(size)
+        self.train_resolution = None if size is None else to_hw(size, 'size')
 
     def _train_inputs(self, inputs: Tensor) -> Tensor:
         size = self.train_resolution
@@ -503,7 +398,7 @@ class RADIODistiller(BaseDistiller):
         for name in self.teacher_names:
             opt = self.options[name]
             key = (None if opt['student_input_size'] is None
-                   else (_size(opt['student_input_size']), opt['student_batch']))
+                   else (to_hw(opt['student_input_size'], 'student_input_size'), opt['student_batch']))
             groups.setdefault(key, []).append(name)
         passes = {}
         for key, names in groups.items():

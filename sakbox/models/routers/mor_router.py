@@ -129,5 +129,26 @@ class MoRRouter(nn.Module):
         self.last_weights = weights.detach()
         return mix_experts(experts, weights), weights
 
+    def reorder_expert_state(self, state_dict: dict, prefix: str, order: Sequence[int]) -> None:
+        """Permute this router's per-expert outputs in a state dict about to be loaded.
+
+        Used when a checkpoint's experts come in another order than this
+        router's (a config whose teachers were re-ordered).
+
+        Args:
+            state_dict (dict): The state dict (changed in place).
+            prefix (str): This router's key prefix in it (``'...routers.semseg.0.'``).
+            order (Sequence[int]): Expert ``e`` of this router is expert
+                ``order[e]`` of the checkpoint.
+        """
+        idx = torch.as_tensor(list(order), dtype=torch.long)
+        if self.noisy_gating:  # [clean logits (E), noise logits (E)]
+            idx = torch.cat([idx, idx + self.num_experts])
+        last = f'{prefix}mlp.{len(self.mlp) - 1}.'
+        for name in ('weight', 'bias'):
+            value = state_dict.get(last + name)
+            if value is not None and value.shape[0] == idx.numel():
+                state_dict[last + name] = value[idx]
+
     def extra_repr(self) -> str:  # noqa: D102
         return f'num_experts={self.num_experts}, noisy_gating={self.noisy_gating}'

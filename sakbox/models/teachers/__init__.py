@@ -7,6 +7,14 @@ from .base_teacher import (
     BaseTeacher,
     fill_input_norm,
 )
+from .builder import (
+    DEFAULT_PREPROCESSOR,
+    build_teacher,
+    build_teacher_cfg,
+    build_teachers,
+    probe_teacher_dims,
+    teacher_init_seeds,
+)
 from .open_clip_teacher import OpenCLIPTeacher
 from .radio_teacher import RADIOTeacher
 from .sam_teacher import SAMTeacher
@@ -17,5 +25,6 @@ from .torchvision_teacher import TorchvisionTeacher
 __all__ = [
     'BaseTeacher', 'TimmViTTeacher', 'SAMTeacher', 'TimmCNNTeacher', 'TorchvisionTeacher',
     'OpenCLIPTeacher', 'RADIOTeacher', 'IMAGENET_MEAN_255', 'IMAGENET_STD_255', 'INPUT_NORMS',
-    'DEFAULT_INPUT_NORM', 'fill_input_norm'
+    'DEFAULT_INPUT_NORM', 'fill_input_norm', 'DEFAULT_PREPROCESSOR', 'build_teacher',
+    'build_teacher_cfg', 'build_teachers', 'probe_teacher_dims', 'teacher_init_seeds'
 ]

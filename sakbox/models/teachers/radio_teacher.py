@@ -142,7 +142,7 @@ class RADIOTeacher(BaseTeacher):
                                                else distiller.backbone_summary_slots)]
         if mean is None or std is None:
             # a CPU build: the statistics are needed even in weightless (meta) builds
-            from sakbox.models.distillers.base_distiller import DEFAULT_PREPROCESSOR
+            from .builder import DEFAULT_PREPROCESSOR
             prep_cfg = copy.deepcopy(model_cfg.get('data_preprocessor') or DEFAULT_PREPROCESSOR)
             with torch.device('cpu'), DefaultScope.overwrite_default_scope('sakbox'):
                 prep = MODELS.build(prep_cfg)

@@ -1,4 +1,5 @@
-"""tools/extract_teacher_features.py: exactness, resume, mismatch, distributed, training."""
+"""feature_cache.extract_teacher_features (and its CLI): exactness, resume, mismatch, distributed,
+training."""
 import copy
 import json
 import os
@@ -13,11 +14,16 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from sakbox.datasets import TeacherFeatureCacheDataset
-from sakbox.datasets.feature_cache import TeacherFeatureCache
+from sakbox.datasets.feature_cache import (
+    TeacherFeatureCache,
+    extract_teacher_features,
+    extraction_pipeline,
+)
 from sakbox.registry import MODELS
-from tests.utils import free_port, load_tool, run_tool
+from sakbox.utils.cli import load_config
+from tests.utils import free_port, run_tool
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 NUM_IMAGES, SIZE = 6, (32, 32)
 TINY = dict(depth=2, embed_dim=32, num_heads=2)
 CONFIG = f"""
@@ -49,7 +55,11 @@ train_dataloader = dict(
 """
 
 
-tool = load_tool('tools/extract_teacher_features.py')
+def extract(cfg_path, out, cfg_options=None, **kwargs):
+    """What ``tools/extract_teacher_features.py CFG --out OUT ...`` runs."""
+    init_default_scope('sakbox')
+    return extract_teacher_features(load_config(str(cfg_path), cfg_options), out=str(out),
+                                    config_name=osp.basename(str(cfg_path)), **kwargs)
 
 
 @pytest.fixture(scope='module')
@@ -65,19 +75,20 @@ def setup(tmp_path_factory):
     cfg_path = base / 'online.py'
     cfg_path.write_text(CONFIG.replace('IMG_ROOT', str(img_root)))
     ref = base / 'ref'
-    stats = tool.main([str(cfg_path), '--out', str(ref)] + ARGS)
+    stats = extract(cfg_path, ref, **KW)
     assert stats['shards_done'] == [0, 1, 2] and stats['views'] == NUM_IMAGES * 2
     return dict(cfg=str(cfg_path), img_root=img_root, ref=ref, base=base)
 
 
 ARGS = ['--views', '2', '--seed', '5', '--shard-size', '2', '--batch-size', '3',
         '--num-workers', '0']
+KW = dict(views=2, seed=5, shard_size=2, batch_size=3, num_workers=0)
 
 
 def _dataset(setup, view=0):
     cfg = Config.fromfile(setup['cfg'])
     ds = copy.deepcopy(cfg.train_dataloader.dataset.to_dict())
-    ds['pipeline'] = tool.extraction_pipeline(ds['pipeline'], seed=0)
+    ds['pipeline'] = extraction_pipeline(ds['pipeline'], seed=0)
     init_default_scope('sakbox')
     return TeacherFeatureCacheDataset(ds, str(setup['ref']), view=view,
                                       teachers=cfg.model.teachers.to_dict(),
@@ -162,18 +173,18 @@ def test_index_records_views_and_shards(setup):
 
 def test_resume_redoes_only_unfinished_shards(setup, tmp_path):
     out = tmp_path / 'cache'
-    stats = tool.main([setup['cfg'], '--out', str(out), '--max-shards', '1'] + ARGS)
+    stats = extract(setup['cfg'], out, max_shards=1, **KW)
     assert stats['shards_done'] == [0]  # "killed" after the first shard
     os.makedirs(out / 'shard_00001.tmp-host-123')  # leftover of a killed writer
     (out / 'shard_00001.tmp-host-123' / 'clip.l0.npy').write_bytes(b'partial')
     done0 = (out / 'shard_00000' / 'done.json').stat().st_mtime_ns
-    stats = tool.main([setup['cfg'], '--out', str(out)] + ARGS)
+    stats = extract(setup['cfg'], out, **KW)
     assert stats['shards_skipped'] == [0] and stats['shards_done'] == [1, 2]
     assert (out / 'shard_00000' / 'done.json').stat().st_mtime_ns == done0
     assert not [f for f in os.listdir(out) if '.tmp' in f]
     # A shard whose completion mark is lost is redone, and only that one.
     os.remove(out / 'shard_00001' / 'done.json')
-    stats = tool.main([setup['cfg'], '--out', str(out)] + ARGS)
+    stats = extract(setup['cfg'], out, **KW)
     assert stats['shards_done'] == [1] and stats['shards_skipped'] == [0, 2]
     _assert_same_cache(out, setup['ref'])
 
@@ -182,23 +193,20 @@ def test_mismatched_cache_raises_naming_the_key(setup, tmp_path):
     out = tmp_path / 'cache'
     shutil.copytree(setup['ref'], out)
     with pytest.raises(ValueError, match="key 'num_views' is 2 in the cache but 3"):
-        tool.main([setup['cfg'], '--out', str(out), '--views', '3', '--seed', '5',
-                   '--shard-size', '2'])
+        extract(setup['cfg'], out, views=3, seed=5, shard_size=2)
     with pytest.raises(ValueError, match="key 'teachers.dinov2.init_seed' \\(11 in the cache"):
-        tool.main([setup['cfg'], '--out', str(out), '--cfg-options',
-                   'model.teacher_init_seed=12'] + ARGS)
+        extract(setup['cfg'], out, {'model.teacher_init_seed': 12}, **KW)
 
 
 def test_cache_of_one_input_norm_is_refused_for_the_other(setup, tmp_path):
     out = tmp_path / 'cache'
     shutil.copytree(setup['ref'], out)
     with pytest.raises(ValueError, match="key 'teachers.clip.cfg' .*'input_norm': 'teacher'"):
-        tool.main([setup['cfg'], '--out', str(out), '--cfg-options',
-                   'model.teachers.clip.input_norm=student'] + ARGS)
+        extract(setup['cfg'], out, {'model.teachers.clip.input_norm': 'student'}, **KW)
     cfg = Config.fromfile(setup['cfg'])
     teachers = cfg.model.teachers.to_dict()
     teachers['clip']['input_norm'] = 'student'
-    pipeline = tool.extraction_pipeline(cfg.train_dataloader.dataset.pipeline, seed=0)
+    pipeline = extraction_pipeline(cfg.train_dataloader.dataset.pipeline, seed=0)
     ds = dict(cfg.train_dataloader.dataset.to_dict(), pipeline=pipeline)
     init_default_scope('sakbox')
     with pytest.raises(ValueError, match="teachers.clip.cfg.input_norm is 'teacher' in the "
@@ -208,7 +216,7 @@ def test_cache_of_one_input_norm_is_refused_for_the_other(setup, tmp_path):
 
 def test_random_pipeline_steps_are_refused():
     with pytest.raises(ValueError, match="'PhotoMetricDistortion' is not reproducible"):
-        tool.extraction_pipeline([dict(type='LoadImageFromFile'),
+        extraction_pipeline([dict(type='LoadImageFromFile'),
                                   dict(type='RandomResizedCrop', size=8),
                                   dict(type='PhotoMetricDistortion')], seed=0)
 
