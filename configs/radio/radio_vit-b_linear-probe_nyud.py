@@ -25,7 +25,7 @@ model = dict(
     tasks=_base_.tasks,
     task_channels=_base_.task_channels,
     task_losses=dict(
-        semseg=dict(type='CrossEntropyLoss', loss_weight=1.0),
+        semseg=dict(type='MultiTaskCrossEntropyLoss', loss_weight=1.0),
         depth=dict(type='DepthL1Loss', loss_weight=1.0),
         normals=dict(type='NormalsL1Loss', loss_weight=10.0),
         edge=dict(type='BalancedBCELoss', pos_weight=0.95, loss_weight=50.0)),

@@ -19,7 +19,7 @@ _base_ = [
 ]
 crop_size = (448, 576)
 task_losses = dict(  # official NYUD_LOSS_CONFIG (losses.py): weights 1 / 1 / 10 / 50
-    semseg=dict(type='CrossEntropyLoss', loss_weight=1.0),
+    semseg=dict(type='MultiTaskCrossEntropyLoss', loss_weight=1.0),
     depth=dict(type='DepthL1Loss', loss_weight=1.0),
     normals=dict(type='NormalsL1Loss', loss_weight=10.0),
     edge=dict(type='BalancedBCELoss', pos_weight=0.95, loss_weight=50.0))

@@ -8,9 +8,9 @@ _base_ = [
 ]
 crop_size = (512, 512)
 task_losses = dict(  # official PASCAL_LOSS_CONFIG (losses.py): weights 1 / 2 / 5 / 10 / 50
-    semseg=dict(type='CrossEntropyLoss', loss_weight=1.0),
-    human_parts=dict(type='CrossEntropyLoss', loss_weight=2.0),
-    sal=dict(type='CrossEntropyLoss', balanced=True, loss_weight=5.0),
+    semseg=dict(type='MultiTaskCrossEntropyLoss', loss_weight=1.0),
+    human_parts=dict(type='MultiTaskCrossEntropyLoss', loss_weight=2.0),
+    sal=dict(type='MultiTaskCrossEntropyLoss', balanced=True, loss_weight=5.0),
     normals=dict(type='NormalsL1Loss', loss_weight=10.0),
     edge=dict(type='BalancedBCELoss', pos_weight=0.95, loss_weight=50.0))
 # Official protocol (docs/evaluation.md): pad centred to crop_size with 0 after

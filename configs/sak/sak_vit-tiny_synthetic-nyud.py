@@ -10,7 +10,7 @@ _base_ = [
 ]
 crop_size = (96, 128)
 task_losses = dict(  # the official NYUD weights
-    semseg=dict(type='CrossEntropyLoss', loss_weight=1.0),
+    semseg=dict(type='MultiTaskCrossEntropyLoss', loss_weight=1.0),
     depth=dict(type='DepthL1Loss', loss_weight=1.0),
     normals=dict(type='NormalsL1Loss', loss_weight=10.0),
     edge=dict(type='BalancedBCELoss', pos_weight=0.95, loss_weight=50.0))
@@ -39,7 +39,7 @@ train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadMultiTaskAnnotations'),
     dict(type='MultiTaskRandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
+    dict(type='MultiTaskPhotoMetricDistortion'),
     dict(type='AddIgnoreRegions'),
     dict(type='PackMultiTaskInputs'),
 ]

@@ -9,9 +9,9 @@ _base_ = [
 ]
 crop_size = (96, 128)
 task_losses = dict(  # the official PASCAL-Context weights
-    semseg=dict(type='CrossEntropyLoss', loss_weight=1.0),
-    human_parts=dict(type='CrossEntropyLoss', loss_weight=2.0),
-    sal=dict(type='CrossEntropyLoss', balanced=True, loss_weight=5.0),
+    semseg=dict(type='MultiTaskCrossEntropyLoss', loss_weight=1.0),
+    human_parts=dict(type='MultiTaskCrossEntropyLoss', loss_weight=2.0),
+    sal=dict(type='MultiTaskCrossEntropyLoss', balanced=True, loss_weight=5.0),
     normals=dict(type='NormalsL1Loss', loss_weight=10.0),
     edge=dict(type='BalancedBCELoss', pos_weight=0.95, loss_weight=50.0))
 # Official protocol (docs/evaluation.md): pad centred to crop_size with 0 after
@@ -37,7 +37,7 @@ train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadMultiTaskAnnotations'),
     dict(type='MultiTaskRandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
+    dict(type='MultiTaskPhotoMetricDistortion'),
     dict(type='AddIgnoreRegions'),
     dict(type='PackMultiTaskInputs'),
 ]

@@ -18,6 +18,7 @@ from sakbox.registry import MODELS
 from sakbox.structures import MultiTaskDataSample
 from sakbox.utils.checkpoint import read_checkpoint
 from sakbox.utils.pretrained import disable_pretrained
+from sakbox.utils.renamed_types import check_renamed_types
 from sakbox.utils.state_dict_fit import StateDictFit, load_state_dict_checked
 
 ImageType = Union[str, Path, np.ndarray]
@@ -148,6 +149,7 @@ def init_model(config: Union[str, Path, Config],
         raise TypeError(f'config must be a path or a Config, got {type(config).__name__}')
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    check_renamed_types(cfg, str(config) if isinstance(config, (str, Path)) else 'the config')
     prepare_model_cfg_for_test(cfg.model, checkpoint is not None)
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'sakbox')):
         model = MODELS.build(cfg.model)

@@ -3,7 +3,7 @@ classification evaluation of frozen embeddings (kNN, zero-shot)."""
 from . import classification, functional
 from .metrics import (
     BaseTaskMetric,
-    DepthMetric,
+    DepthTaskMetric,
     EdgeMetric,
     MultiTaskMetric,
     NormalsMetric,
@@ -12,6 +12,6 @@ from .metrics import (
 )
 
 __all__ = [
-    'classification', 'functional', 'BaseTaskMetric', 'DepthMetric', 'EdgeMetric', 'MultiTaskMetric',
+    'classification', 'functional', 'BaseTaskMetric', 'DepthTaskMetric', 'EdgeMetric', 'MultiTaskMetric',
     'NormalsMetric', 'SaliencyMetric', 'SegMetric'
 ]

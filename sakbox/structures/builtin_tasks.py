@@ -47,7 +47,7 @@ DEPTH = TaskSpec(
     name='depth', gt_kind='float', postprocess=clamped_depth, primary_metric='RMSE',
     divide_by_zoom=True, invalid_rule='nonpositive', color='depth',
     lower_is_better=frozenset({'RMSE', 'absRel', 'sqRel', 'log10', 'RMSElog'}),
-    metric=dict(type='DepthMetric'), report_rank=4)
+    metric=dict(type='DepthTaskMetric'), report_rank=4)
 NORMALS = TaskSpec(
     name='normals', gt_kind='float', channels=3, postprocess=unit_normals,
     primary_metric='mErr', flip_negates=True, invalid_rule='zero_vector', color='normals',

@@ -8,6 +8,7 @@ from typing import Any, Callable, List, Optional
 from mmengine.config import Config, DictAction
 
 from .checkpoint import CheckpointError, check_checkpoint_file, is_url
+from .renamed_types import check_renamed_types
 from .setup_env import fit_dataloader_workers
 
 
@@ -82,12 +83,15 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
 
     Raises:
         FileNotFoundError: ``path`` does not exist (named in the message).
+        ValueError: The config uses a sakbox type that was renamed
+            (:mod:`sakbox.utils.renamed_types`).
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file not found: {path}')
     cfg = Config.fromfile(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    check_renamed_types(cfg, path)
     return fit_dataloader_workers(cfg)
 
 
@@ -114,6 +118,7 @@ def load_cfg(args: argparse.Namespace,
         prepare(cfg)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+        check_renamed_types(cfg, args.config)
         fit_dataloader_workers(cfg)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir

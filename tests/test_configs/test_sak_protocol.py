@@ -60,10 +60,10 @@ def test_config_uses_the_official_protocol(path):
     assert 'MultiTaskPad' not in train
     if 'tiny' in path:  # the CPU demo's documented lighter augmentation
         assert train == ['LoadImageFromFile', 'LoadMultiTaskAnnotations', 'MultiTaskRandomFlip',
-                         'PhotoMetricDistortion', 'AddIgnoreRegions', 'PackMultiTaskInputs']
+                         'MultiTaskPhotoMetricDistortion', 'AddIgnoreRegions', 'PackMultiTaskInputs']
     else:
         assert train == ['LoadImageFromFile', 'LoadMultiTaskAnnotations', 'RandomRescale',
-                         'MultiTaskRandomCrop', 'MultiTaskRandomFlip', 'PhotoMetricDistortion',
+                         'MultiTaskRandomCrop', 'MultiTaskRandomFlip', 'MultiTaskPhotoMetricDistortion',
                          'AddIgnoreRegions', 'PackMultiTaskInputs']
         steps = {t['type']: t for t in cfg.train_dataloader.dataset.pipeline}
         assert tuple(steps['RandomRescale']['ratio_range']) == (0.5, 2.0)

@@ -44,7 +44,7 @@ def build_sakbox(stage, teachers=TEACHERS, teacher_dims=None, out_indices=None,
     else:
         cfg.update(type='MultiTaskDistiller', tasks=TASKS, task_channels=NYUD_CHANNELS,
                    decode_heads=dict(type='SAKHead', kernel_size=3),
-                   task_losses=dict(semseg=dict(type='CrossEntropyLoss'),
+                   task_losses=dict(semseg=dict(type='MultiTaskCrossEntropyLoss'),
                                     normals=dict(type='NormalsL1Loss'),
                                     edge=dict(type='BalancedBCELoss'),
                                     depth=dict(type='DepthL1Loss')))

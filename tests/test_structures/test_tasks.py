@@ -64,7 +64,7 @@ OLD_LOWER_IS_BETTER = frozenset(
 OLD_DEFAULT_TASK_METRICS = {
     'semseg': dict(type='SegMetric', task='semseg'),
     'human_parts': dict(type='SegMetric', task='human_parts', skip_background_only=True),
-    'depth': dict(type='DepthMetric'),
+    'depth': dict(type='DepthTaskMetric'),
     'normals': dict(type='NormalsMetric'),
     'sal': dict(type='SaliencyMetric'),
     'edge': dict(type='EdgeMetric'),
@@ -161,7 +161,7 @@ TOY_LABEL = TaskSpec(name='toy', gt_kind='label', postprocess=argmax_labels,
 TOY_FLOAT = TaskSpec(name='toy_height', gt_kind='float', postprocess=clamped_depth,
                      primary_metric='RMSE', lower_is_better={'RMSE'}, divide_by_zoom=True,
                      invalid_rule='nonpositive', color='depth',
-                     metric=dict(type='DepthMetric', task='toy_height'))
+                     metric=dict(type='DepthTaskMetric', task='toy_height'))
 H, W = 12, 16
 
 

@@ -23,7 +23,7 @@ train_pipeline = [
     dict(type='RandomRescale', ratio_range=(0.5, 2.0)),
     dict(type='MultiTaskRandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='MultiTaskRandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
+    dict(type='MultiTaskPhotoMetricDistortion'),
     dict(type='AddIgnoreRegions'),
     dict(type='PackMultiTaskInputs'),
 ]

@@ -17,11 +17,11 @@ from .geometric import (
     RandomResizedCrop,
 )
 from .loading import LoadMultiTaskAnnotations
-from .photometric import PhotoMetricDistortion
+from .photometric import MultiTaskPhotoMetricDistortion
 
 __all__ = [
     'LoadMultiTaskAnnotations', 'MultiTaskResize', 'RandomRescale', 'MultiTaskRandomCrop',
-    'MultiTaskRandomFlip', 'MultiTaskPad', 'RandomResizedCrop', 'PhotoMetricDistortion',
+    'MultiTaskRandomFlip', 'MultiTaskPad', 'RandomResizedCrop', 'MultiTaskPhotoMetricDistortion',
     'AddIgnoreRegions', 'PackMultiTaskInputs'
 ]
 __all__ += ['SeededViewCrop', 'ViewParams', 'sample_view_params']

@@ -9,7 +9,7 @@ from ...registry import TRANSFORMS
 
 
 @TRANSFORMS.register_module()
-class PhotoMetricDistortion(BaseTransform):
+class MultiTaskPhotoMetricDistortion(BaseTransform):
     """Random brightness, contrast, saturation and hue, each applied with probability 0.5.
 
     Order: brightness, contrast (either here or last, 50/50), saturation, hue,
@@ -45,7 +45,7 @@ class PhotoMetricDistortion(BaseTransform):
         """
         img = results['img']
         if img.dtype != np.uint8:
-            raise TypeError(f'PhotoMetricDistortion expects a uint8 image, got {img.dtype} '
+            raise TypeError(f'MultiTaskPhotoMetricDistortion expects a uint8 image, got {img.dtype} '
                             f'({results.get("img_path")})')
         rand = np.random.rand
         if rand() < 0.5:

@@ -10,7 +10,7 @@ from .base_task_metric import BaseTaskMetric
 
 
 @METRICS.register_module()
-class DepthMetric(BaseTaskMetric):
+class DepthTaskMetric(BaseTaskMetric):
     """Depth metrics as the official SAK ``DepthMeter`` computes RMSE.
 
     Valid pixels: ``min_depth < gt < max_depth``; non-positive predictions

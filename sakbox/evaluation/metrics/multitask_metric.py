@@ -25,7 +25,7 @@ class MultiTaskMetric(BaseTaskMetric):
     """Evaluates every task of a multi-task model and reports ``multitask/delta_m``.
 
     Builds one task metric per task from its ``TaskSpec.metric`` default
-    (:class:`SegMetric`, :class:`DepthMetric`, :class:`NormalsMetric`,
+    (:class:`SegMetric`, :class:`DepthTaskMetric`, :class:`NormalsMetric`,
     :class:`SaliencyMetric`, :class:`EdgeMetric` for the built-in tasks) and
     feeds it ``pred_<task>`` / ``gt_<task>`` of each data sample. Keys are
     ``<task>/<metric>`` (``semseg/mIoU``, ``depth/RMSE``, ``normals/mErr``,

@@ -7,7 +7,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 
-class BaseDecodeHead(BaseModule):
+class BaseTaskHead(BaseModule):
     """Base class of sakbox task heads.
 
     A head maps ``num_levels`` feature maps (B, C, h, w) to logits

@@ -8,7 +8,7 @@ from torch import Tensor
 
 from sakbox.registry import MODELS
 
-from .base_head import BaseDecodeHead
+from .base_head import BaseTaskHead
 
 
 class ResidualConvUnit(nn.Module):
@@ -66,7 +66,7 @@ def _resample(channels: int, factor: float) -> nn.Module:
 
 
 @MODELS.register_module()
-class DPTHead(BaseDecodeHead):
+class DPTTaskHead(BaseTaskHead):
     """Dense Prediction Transformer head for single-resolution ViT levels.
 
     Each level is projected (1x1) to ``reassemble_dims[i]``, resampled by
@@ -102,12 +102,12 @@ class DPTHead(BaseDecodeHead):
         super().__init__(in_channels, num_classes, num_levels, init_cfg=init_cfg)
         reassemble_dims = list(reassemble_dims or [channels] * num_levels)
         if len(reassemble_dims) != num_levels or len(reassemble_factors) != num_levels:
-            raise ValueError(f'DPTHead: reassemble_dims ({len(reassemble_dims)}) and '
+            raise ValueError(f'DPTTaskHead: reassemble_dims ({len(reassemble_dims)}) and '
                              f'reassemble_factors ({len(reassemble_factors)}) need one entry '
                              f'per level (num_levels={num_levels})')
         for f in reassemble_factors:
             if f not in (0.25, 0.5, 1, 2, 4, 8):
-                raise ValueError(f'DPTHead: reassemble factor {f} is not one of '
+                raise ValueError(f'DPTTaskHead: reassemble factor {f} is not one of '
                                  '0.25, 0.5, 1, 2, 4, 8')
         self.align_corners = align_corners
         self.reassemble = nn.ModuleList(

@@ -9,11 +9,11 @@ from torch import Tensor
 
 from sakbox.registry import MODELS
 
-from .base_head import BaseDecodeHead
+from .base_head import BaseTaskHead
 
 
 @MODELS.register_module()
-class LinearHead(BaseDecodeHead):
+class LinearHead(BaseTaskHead):
     """Linear probe: BN + 1x1 conv at the feature grid resolution.
 
     Args:

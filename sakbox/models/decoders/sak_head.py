@@ -8,11 +8,11 @@ from torch import Tensor
 
 from sakbox.registry import MODELS
 
-from .base_head import BaseDecodeHead, project_levels
+from .base_head import BaseTaskHead, project_levels
 
 
 @MODELS.register_module()
-class SAKHead(BaseDecodeHead):
+class SAKHead(BaseTaskHead):
     """Simple MLP + conv head of SAK (official ``DecodeHead``).
 
     Every level goes through a linear layer C -> ``embed_dims`` (C / 4 by

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from sakbox.registry import MODELS
 
-from .base_head import BaseDecodeHead, project_levels
+from .base_head import BaseTaskHead, project_levels
 
 
 def _fuse_block(in_channels: int, out_channels: int, kernel_size: int, depthwise: bool,
@@ -39,7 +39,7 @@ class _ResidualBlock(nn.Module):
 
 
 @MODELS.register_module()
-class SAKLightHead(BaseDecodeHead):
+class SAKLightHead(BaseTaskHead):
     """A light variant of :class:`SAKHead` that keeps its multi-level fusion.
 
     Like the SAK head, every level goes through a linear layer C -> ``embed_dims``

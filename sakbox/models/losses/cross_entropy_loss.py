@@ -18,7 +18,7 @@ def _as_label_map(target: Tensor) -> Tensor:
 
 
 @MODELS.register_module()
-class CrossEntropyLoss(nn.Module):
+class MultiTaskCrossEntropyLoss(nn.Module):
     """Pixel-wise cross-entropy summed over valid pixels, divided by their count.
 
     This is the official SAK ``CELoss``: ``sum(CE) / max(#valid, 1)`` with
@@ -62,11 +62,11 @@ class CrossEntropyLoss(nn.Module):
         if self.balanced:
             masked = label[valid]
             if masked.max() > 1 or masked.min() < 0:
-                raise ValueError('balanced CrossEntropyLoss needs binary labels {0, 1} '
+                raise ValueError('balanced MultiTaskCrossEntropyLoss needs binary labels {0, 1} '
                                  f'(besides {self.ignore_index}); got values '
                                  f'{torch.unique(masked).tolist()[:10]}')
             if pred.shape[1] != 2:
-                raise ValueError(f'balanced CrossEntropyLoss needs 2-channel logits, got '
+                raise ValueError(f'balanced MultiTaskCrossEntropyLoss needs 2-channel logits, got '
                                  f'{tuple(pred.shape)}')
             pos_weight = (1.0 - masked.float()).sum() / masked.numel()  # share of negatives
             weight = torch.stack((1.0 - pos_weight, pos_weight)).to(pred.dtype)

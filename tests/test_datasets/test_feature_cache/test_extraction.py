@@ -215,10 +215,10 @@ def test_cache_of_one_input_norm_is_refused_for_the_other(setup, tmp_path):
 
 
 def test_random_pipeline_steps_are_refused():
-    with pytest.raises(ValueError, match="'PhotoMetricDistortion' is not reproducible"):
+    with pytest.raises(ValueError, match="'MultiTaskPhotoMetricDistortion' is not reproducible"):
         extraction_pipeline([dict(type='LoadImageFromFile'),
-                                  dict(type='RandomResizedCrop', size=8),
-                                  dict(type='PhotoMetricDistortion')], seed=0)
+                             dict(type='RandomResizedCrop', size=8),
+                             dict(type='MultiTaskPhotoMetricDistortion')], seed=0)
 
 
 def _assert_same_cache(a, b, exact=True):

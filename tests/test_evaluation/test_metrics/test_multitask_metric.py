@@ -43,7 +43,7 @@ def test_keys_and_delta_m_match_the_task_metrics():
                           - (out['normals/mErr'] - 10) / 10 + (out['edge/odsF'] - 90) / 90)
     assert out['multitask/delta_m'] == pytest.approx(expected)
     # same numbers as the stand-alone task metrics
-    single = Evaluator([METRICS.build(dict(type='DepthMetric')),
+    single = Evaluator([METRICS.build(dict(type='DepthTaskMetric')),
                         METRICS.build(dict(type='SegMetric', num_classes=3))])
     single.process(samples)
     alone = single.evaluate(3)

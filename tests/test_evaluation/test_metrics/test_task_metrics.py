@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from mmengine.evaluator import Evaluator
 
-from sakbox.evaluation import DepthMetric, NormalsMetric, SaliencyMetric, SegMetric
+from sakbox.evaluation import DepthTaskMetric, NormalsMetric, SaliencyMetric, SegMetric
 from sakbox.evaluation.metrics import get_field
 from sakbox.registry import METRICS
 
@@ -39,7 +39,7 @@ def test_human_parts_skip_images_without_persons_and_meta_classes():
 
 
 def test_depth_normals_saliency_metrics_through_the_evaluator():
-    evaluator = Evaluator([DepthMetric(), NormalsMetric(), SaliencyMetric()])
+    evaluator = Evaluator([DepthTaskMetric(), NormalsMetric(), SaliencyMetric()])
     gt_n = np.zeros((3, 1, 2), np.float32)
     gt_n[2] = 1
     pred_n = np.zeros((3, 1, 2), np.float32)
@@ -60,7 +60,7 @@ def test_depth_normals_saliency_metrics_through_the_evaluator():
 
 
 def test_errors_name_the_sample_and_shapes():
-    metric = DepthMetric()
+    metric = DepthTaskMetric()
     bad = make_sample({'depth': np.zeros((2, 3), np.float32)}, {'depth': np.zeros((2, 4), np.float32)},
                       img_path='data/nyud/0001.png')
     with pytest.raises(ValueError, match=r'0001\.png.*|.*\(2, 3\).*\(2, 4\)') as err:

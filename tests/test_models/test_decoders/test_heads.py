@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sakbox.models.decoders import DPTHead, LinearHead, SAKHead
+from sakbox.models.decoders import DPTTaskHead, LinearHead, SAKHead
 from sakbox.registry import MODELS
 
 
@@ -19,8 +19,8 @@ def feats(b=2, c=32, h=4, w=6, n=4):
     (dict(type='LinearHead'), (4, 6)),
     (dict(type='LinearHead', in_index='concat'), (4, 6)),
     (dict(type='LinearHead', in_index=0, norm_cfg=None), (4, 6)),
-    (dict(type='DPTHead', channels=16), (16, 24)),
-    (dict(type='DPTHead', channels=8, reassemble_dims=[4, 8, 8, 16]), (16, 24)),
+    (dict(type='DPTTaskHead', channels=16), (16, 24)),
+    (dict(type='DPTTaskHead', channels=8, reassemble_dims=[4, 8, 8, 16]), (16, 24)),
 ])
 @pytest.mark.parametrize('num_classes', [1, 5])
 def test_head_shapes_and_grad(cfg, expect, num_classes):
@@ -58,7 +58,7 @@ def test_sak_head_matches_official_structure():
     assert names == {'linears', 'linear_fuse', 'last_conv'}
 
 
-@pytest.mark.parametrize('head_cls', [SAKHead, LinearHead, DPTHead])
+@pytest.mark.parametrize('head_cls', [SAKHead, LinearHead, DPTTaskHead])
 def test_channel_mismatch_names_level(head_cls):
     head = head_cls(32, 2)
     x = feats()
@@ -73,4 +73,4 @@ def test_bad_args():
     with pytest.raises(ValueError, match='in_index'):
         LinearHead(8, 2, in_index=7)
     with pytest.raises(ValueError, match='one entry per level'):
-        DPTHead(8, 2, reassemble_factors=(4, 2))
+        DPTTaskHead(8, 2, reassemble_factors=(4, 2))

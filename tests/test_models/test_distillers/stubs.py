@@ -103,9 +103,9 @@ def make_batch(batch: int = 2, size=(32, 48), tasks=('semseg', 'depth', 'normals
 def distiller_cfg(tasks=('semseg', 'depth', 'normals', 'edge'), build_teachers=True, **kw):
     """A tiny MultiTaskDistiller config on the stand-ins."""
     channels = dict(semseg=3, depth=1, normals=3, edge=1, sal=2, human_parts=3)
-    losses = dict(semseg=dict(type='CrossEntropyLoss'),
-                  human_parts=dict(type='CrossEntropyLoss', loss_weight=2),
-                  sal=dict(type='CrossEntropyLoss', balanced=True, loss_weight=5),
+    losses = dict(semseg=dict(type='MultiTaskCrossEntropyLoss'),
+                  human_parts=dict(type='MultiTaskCrossEntropyLoss', loss_weight=2),
+                  sal=dict(type='MultiTaskCrossEntropyLoss', balanced=True, loss_weight=5),
                   depth=dict(type='DepthL1Loss'),
                   normals=dict(type='NormalsL1Loss', loss_weight=10),
                   edge=dict(type='BalancedBCELoss', loss_weight=50))

@@ -44,7 +44,7 @@ def stage2_cfg(**kw):
     cfg = copy.deepcopy(base.model)
     cfg.student.img_size = (64, 96)
     cfg.update(tasks=['semseg', 'depth'], task_channels=dict(semseg=5, depth=1),
-               task_losses=dict(semseg=dict(type='CrossEntropyLoss'),
+               task_losses=dict(semseg=dict(type='MultiTaskCrossEntropyLoss'),
                                 depth=dict(type='DepthL1Loss')), build_teachers=False)
     cfg.update(kw)
     return cfg

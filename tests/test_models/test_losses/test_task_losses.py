@@ -5,9 +5,9 @@ import torch.nn.functional as F
 
 from sakbox.models.losses import (
     BalancedBCELoss,
-    CrossEntropyLoss,
     DepthL1Loss,
     L1Loss,
+    MultiTaskCrossEntropyLoss,
     NormalsL1Loss,
 )
 from sakbox.registry import MODELS
@@ -51,7 +51,7 @@ def gen():
 def test_ce_matches_official_without_invalid(gen, num_classes, weight):
     pred = torch.randn(2, num_classes, 6, 7, generator=gen)
     label = torch.randint(0, num_classes, (2, 1, 6, 7), generator=gen)
-    loss = CrossEntropyLoss(loss_weight=weight)(pred, label)
+    loss = MultiTaskCrossEntropyLoss(loss_weight=weight)(pred, label)
     assert torch.allclose(loss, weight * official_ce(pred, label))
     # sum / #valid is the plain mean when every pixel is valid
     assert torch.allclose(loss, weight * F.cross_entropy(pred, label[:, 0]))
@@ -61,7 +61,7 @@ def test_ce_ignores_255_and_counts_valid(gen):
     pred = torch.randn(1, 3, 4, 4, generator=gen, requires_grad=True)
     label = torch.randint(0, 3, (1, 1, 4, 4), generator=gen)
     label[..., :2, :] = 255
-    loss = CrossEntropyLoss()(pred, label)
+    loss = MultiTaskCrossEntropyLoss()(pred, label)
     keep = label[0, 0] != 255
     logp = F.log_softmax(pred[0], 0)
     ref = -logp.permute(1, 2, 0)[keep].gather(1, label[0, 0][keep][:, None]).sum() / keep.sum()
@@ -73,14 +73,14 @@ def test_ce_ignores_255_and_counts_valid(gen):
 
 def test_ce_all_ignored_is_zero_with_graph(gen):
     pred = torch.randn(1, 3, 2, 2, generator=gen, requires_grad=True)
-    loss = CrossEntropyLoss()(pred, torch.full((1, 1, 2, 2), 255))
+    loss = MultiTaskCrossEntropyLoss()(pred, torch.full((1, 1, 2, 2), 255))
     assert loss.item() == 0 and loss.requires_grad
 
 
 def test_balanced_ce_matches_official_and_hand(gen):
     pred = torch.randn(2, 2, 5, 5, generator=gen)
     label = torch.randint(0, 2, (2, 1, 5, 5), generator=gen)
-    loss = CrossEntropyLoss(balanced=True)(pred, label)
+    loss = MultiTaskCrossEntropyLoss(balanced=True)(pred, label)
     assert torch.allclose(loss, official_ce(pred, label, balanced=True))
     # hand: w0 = #pos / N, w1 = #neg / N; sum of weighted NLL / N
     n = label.numel()
@@ -91,13 +91,13 @@ def test_balanced_ce_matches_official_and_hand(gen):
     assert torch.allclose(loss, hand)
     # with ignore: statistics over valid pixels only
     label[0, 0, 0] = 255
-    assert torch.allclose(CrossEntropyLoss(balanced=True)(pred, label),
+    assert torch.allclose(MultiTaskCrossEntropyLoss(balanced=True)(pred, label),
                           official_ce(pred, label, balanced=True))
 
 
 def test_balanced_ce_rejects_non_binary(gen):
     with pytest.raises(ValueError, match='binary'):
-        CrossEntropyLoss(balanced=True)(torch.randn(1, 2, 2, 2), torch.full((1, 1, 2, 2), 3))
+        MultiTaskCrossEntropyLoss(balanced=True)(torch.randn(1, 2, 2, 2), torch.full((1, 1, 2, 2), 3))
 
 
 @pytest.mark.parametrize('pos_weight', [0.95, 0.7])
@@ -161,7 +161,7 @@ def test_losses_all_invalid_and_shape_errors():
         BalancedBCELoss(pos_weight=1.0)
 
 
-@pytest.mark.parametrize('name', ['CrossEntropyLoss', 'BalancedBCELoss', 'L1Loss', 'DepthL1Loss',
+@pytest.mark.parametrize('name', ['MultiTaskCrossEntropyLoss', 'BalancedBCELoss', 'L1Loss', 'DepthL1Loss',
                                   'NormalsL1Loss', 'FeatureDistillLoss'])
 def test_registered(name):
     assert MODELS.get(name) is not None
