@@ -1,4 +1,4 @@
-"""Models: teachers, student stems, adapters, adaptor heads, routers, decoders, losses, distillers.
+"""Models: teachers, students, adapters, adaptor heads, routers, decoders, losses, distillers.
 
 Importing this package registers every model component in
 :data:`sakbox.registry.MODELS` (the registry does it lazily on first lookup).
@@ -11,11 +11,11 @@ from . import (
                distillers,
                losses,
                routers,
-               stems,
+               students,
                teachers,
                utils,
 )
 from .teachers import build_teachers
 
 __all__ = ['adaptor_heads', 'adapters', 'data_preprocessors', 'decoders', 'distillers',
-           'losses', 'routers', 'stems', 'teachers', 'utils', 'build_teachers']
+           'losses', 'routers', 'students', 'teachers', 'utils', 'build_teachers']

@@ -4,7 +4,7 @@ The one weight-loading path of sakbox: files are read by
 :func:`~sakbox.utils.checkpoint.read_checkpoint`, the weights taken out of their
 wrappers by :func:`extract_state_dict` (one rule for ``module.`` prefixes:
 :func:`strip_wrapper_prefixes`) and compared with the model by
-:func:`compare_state_dict`. Teachers and stems load a component's file with
+:func:`compare_state_dict`. Teachers and students load a component's file with
 :func:`load_state_dict_file` + :func:`load_state_dict_strict` (every missing,
 unexpected and mis-shaped key named); evaluation and inference load strictly (:func:`load_state_dict_checked` with
 ``strict=True``): a checkpoint that leaves a single model tensor unset fails

@@ -1,4 +1,4 @@
-"""Stems, teachers and apis read weight files through the one reader, read_checkpoint."""
+"""Students, teachers and apis read weight files through the one reader, read_checkpoint."""
 import pytest
 import torch
 import torch.nn as nn

@@ -3,7 +3,7 @@
 :func:`resample_pos_embed` resamples one table with timm's
 ``resample_abs_pos_embed`` after checking that the table's grid is square;
 :func:`resample_pos_embeds_in_state_dict` applies it to every ``*pos_embed`` of a
-state dict that does not fit the model (stems, distillers, whole-model loading).
+state dict that does not fit the model (students, distillers, whole-model loading).
 """
 import math
 from typing import Dict, List, Sequence

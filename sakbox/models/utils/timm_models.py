@@ -1,4 +1,4 @@
-"""Build timm models and load local files into them, for stems and teachers alike."""
+"""Build timm models and load local files into them, for students and teachers alike."""
 import sys
 from typing import Callable, Optional
 
@@ -55,7 +55,7 @@ def load_timm_checkpoint(model: nn.Module, path: str) -> None:
     """Load a local file into a timm model through timm's own filter, strictly.
 
     Keys of the classifier named in ``model.pretrained_cfg['classifier']`` are
-    ignored because teachers and stems are built without one.
+    ignored because teachers and students are built without one.
 
     Args:
         model (nn.Module): A model built by ``timm.create_model`` (no features wrapper).

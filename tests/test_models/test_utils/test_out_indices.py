@@ -1,4 +1,4 @@
-"""Output-level defaults of ViTs (shared by stems and teachers)."""
+"""Output-level defaults of ViTs (shared by students and teachers)."""
 import pytest
 
 from sakbox.models.utils import default_out_indices, resolve_out_indices

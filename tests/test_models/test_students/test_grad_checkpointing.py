@@ -1,4 +1,4 @@
-"""Gradient checkpointing of the stems: same loss and gradients, fewer saved activations."""
+"""Gradient checkpointing of the students: same loss and gradients, fewer saved activations."""
 import pytest
 import torch
 import torch.nn as nn

@@ -1,4 +1,4 @@
-"""Student stems."""
+"""Students (the models distilled into): SAK ViT, RADIO ViT, E-RADIO."""
 from .eradio import ERADIO
 from .radio_vit import RADIOViT
 from .sak_vit import SAKViT

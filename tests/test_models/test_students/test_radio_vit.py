@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sakbox.models.stems.radio_vit import CPEPatchGenerator, RADIOViT
+from sakbox.models.students.radio_vit import CPEPatchGenerator, RADIOViT
 from sakbox.registry import MODELS
 
 TINY = dict(embed_dim=32, depth=4, num_heads=2)

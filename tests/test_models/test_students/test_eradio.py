@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from sakbox.models.stems.eradio import ERADIO, MultiResAttentionBlock, WindowAttention
+from sakbox.models.students.eradio import ERADIO, MultiResAttentionBlock, WindowAttention
 from sakbox.registry import MODELS
 
 TINY = dict(dim=8, stem_dim=8, depths=(1, 1, 2, 1), num_heads=(2, 2), window_size=2,
