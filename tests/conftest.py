@@ -22,7 +22,7 @@ AUTO_PRECISION_PATHS = (
     'tests/test_models/test_distillers/',
     'tests/test_engine/test_optim_wrappers/',
     'tests/test_tools/test_benchmark_train.py',
-    'tests/test_tools/test_teacher_precision_check.py',
+    'tests/test_analysis/test_teacher_precision_check.py',
     'tests/test_datasets/test_feature_cache/test_extraction.py',
     'tests/test_configs/test_radio_configs.py',
     'tests/test_configs/test_sak_stage1_cached_configs.py',

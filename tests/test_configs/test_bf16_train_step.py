@@ -9,10 +9,10 @@ import os.path as osp
 import pytest
 import torch
 
+from sakbox.analysis.train_benchmark import build_model_and_optim, crop_size, synthetic_batch
 from sakbox.utils import enable_amp
 from sakbox.utils.cli import load_config
 from sakbox.utils.pretrained import disable_pretrained
-from sakbox.utils.train_benchmark import build_model_and_optim, crop_size, synthetic_batch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SAK = osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_synthetic-nyud.py')

@@ -1,10 +1,10 @@
-"""tools/analysis_tools/benchmark_test_memory.py (and sakbox.apis.test_memory_benchmark) on
+"""tools/analysis_tools/benchmark_test_memory.py (and sakbox.analysis.eval_memory_benchmark) on
 the tiny SAK config."""
 import os.path as osp
 
 import pytest
 
-from sakbox.apis.test_memory_benchmark import build_phase_model_cfg
+from sakbox.analysis.eval_memory_benchmark import build_phase_model_cfg
 from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

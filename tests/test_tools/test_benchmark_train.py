@@ -1,4 +1,4 @@
-"""tools/analysis_tools/benchmark_train.py and sakbox.utils.train_benchmark on the tiny SAK
+"""tools/analysis_tools/benchmark_train.py and sakbox.analysis.train_benchmark on the tiny SAK
 config (synthetic batches)."""
 import json
 import os.path as osp
@@ -6,7 +6,7 @@ import os.path as osp
 import pytest
 import torch
 
-from sakbox.utils.train_benchmark import PHASES, build_benchmark_cfg, synthetic_batch
+from sakbox.analysis.train_benchmark import PHASES, build_benchmark_cfg, synthetic_batch
 from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -20,7 +20,7 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 from mmengine.config import Config  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
-from sakbox.datasets.dataloader_benchmark import benchmark_dataloader, pipeline_cpu_cost  # noqa: E402
+from sakbox.analysis.dataloader_benchmark import benchmark_dataloader, pipeline_cpu_cost  # noqa: E402
 
 REPO = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..')
 DEFAULT_CONFIG = osp.join(REPO, 'configs', '_base_', 'datasets', 'nyud.py')

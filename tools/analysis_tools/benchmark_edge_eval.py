@@ -6,7 +6,7 @@ noisy soft prediction of each (boundaries displaced by up to 2 px, blurred,
 partly missing, plus smooth "texture" responses and pixel noise), then runs
 them through :class:`sakbox.evaluation.EdgeMetric` exactly as a validation
 loop does (``process`` per batch, ``evaluate`` at the end) and prints the
-wall-clock seconds. The data come from :mod:`sakbox.evaluation.synthetic_edges`.
+wall-clock seconds. The data come from :mod:`sakbox.analysis.synthetic_edges`.
 
 Example::
 
@@ -20,8 +20,8 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
+from sakbox.analysis.synthetic_edges import synthetic_edge_batches  # noqa: E402
 from sakbox.evaluation import EdgeMetric  # noqa: E402
-from sakbox.evaluation.synthetic_edges import synthetic_edge_batches  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:

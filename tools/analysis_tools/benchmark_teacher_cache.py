@@ -6,7 +6,7 @@ Examples::
     python tools/analysis_tools/benchmark_teacher_cache.py configs/sak/sak_vit-tiny_stage1_synthetic.py \
         --batch-size 16 --iters 5
 
-For each (online) stage-1 config (``sakbox.datasets.feature_cache.benchmark``):
+For each (online) stage-1 config (``sakbox.analysis.teacher_cache_benchmark``):
 random images are written to ``--work-dir``, ``extract_teacher_features`` caches
 the teachers' features of one view per image (its images/s and the bytes per view are
 reported), then one model with built teachers runs
@@ -32,7 +32,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import torch  # noqa: E402
 
-from sakbox.datasets.feature_cache.benchmark import benchmark  # noqa: E402
+from sakbox.analysis.teacher_cache_benchmark import benchmark  # noqa: E402
 from sakbox.utils.benchmark import format_table  # noqa: E402
 
 DEFAULT_CONFIGS = ['configs/sak/sak_vit-tiny_stage1_synthetic.py',

@@ -24,7 +24,7 @@ part of it above the resident set right after the imports (the memory the
 model and its inference cost); on CUDA ``torch.cuda.max_memory_allocated``.
 Latency: the median of the timed ``test_step`` calls. Also printed: the bytes
 of the model's parameters and buffers without and with the teachers. The logic
-is :mod:`sakbox.apis.test_memory_benchmark`.
+is :mod:`sakbox.analysis.eval_memory_benchmark`.
 """
 import argparse
 import json
@@ -76,7 +76,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def run_phase(args: argparse.Namespace) -> Dict[str, float]:
     """Measure the phase ``args.phase`` in this process (:func:`measure_test_phase`)."""
-    from sakbox.apis.test_memory_benchmark import measure_test_phase
+    from sakbox.analysis.eval_memory_benchmark import measure_test_phase
     from sakbox.utils import register_all_modules
     from sakbox.utils.cli import load_config
 

@@ -24,7 +24,7 @@ steps, and the wall time split into the same phases. With the dataset on disk
 the train dataloader is timed separately and its images/s is divided by the
 step's consumption rate (> 1: the loader keeps up); without it (or with
 ``--synthetic``) random batches of the config's crop size are fed through the
-model's data preprocessor. The logic is :mod:`sakbox.utils.train_benchmark`.
+model's data preprocessor. The logic is :mod:`sakbox.analysis.train_benchmark`.
 """
 import argparse
 import json
@@ -38,14 +38,14 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmengine.config import DictAction  # noqa: E402
 
-from sakbox.utils import register_all_modules  # noqa: E402
-from sakbox.utils.benchmark import format_table  # noqa: E402
-from sakbox.utils.train_benchmark import (  # noqa: E402
+from sakbox.analysis.train_benchmark import (  # noqa: E402
     PHASES,
     PRECISIONS,
     benchmark_precision,
     build_benchmark_cfg,
 )
+from sakbox.utils import register_all_modules  # noqa: E402
+from sakbox.utils.benchmark import format_table  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:

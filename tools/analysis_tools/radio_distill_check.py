@@ -10,7 +10,7 @@ teacher's own feature space and in PHI-S space (centred and whitened: there a
 constant prediction scores 0, so the metric cannot be met by predicting the
 teacher's mean feature).
 
-The check is :mod:`sakbox.models.distillers.radio_distill_check`. Example::
+The check is :mod:`sakbox.analysis.radio_distill_check`. Example::
 
     python tools/analysis_tools/radio_distill_check.py --iters 600 --out check.json
 """
@@ -21,7 +21,7 @@ from typing import Dict
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from sakbox.models.distillers.radio_distill_check import run  # noqa: E402
+from sakbox.analysis.radio_distill_check import run  # noqa: E402
 
 
 def _table(title: str, res: Dict[str, Dict[str, float]]) -> str:

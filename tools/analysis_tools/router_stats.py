@@ -19,8 +19,8 @@ from mmengine.config import DictAction  # noqa: E402
 from mmengine.registry import DefaultScope  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from sakbox.analysis.router_stats import router_stats  # noqa: E402
 from sakbox.apis import init_model  # noqa: E402
-from sakbox.apis.router_stats import router_stats  # noqa: E402
 from sakbox.engine.hooks import RouterWeightAccumulator  # noqa: E402
 from sakbox.utils import fit_dataloader_workers, register_all_modules  # noqa: E402
 

@@ -28,7 +28,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmengine.config import DictAction  # noqa: E402
 
-from sakbox.models.distillers.teacher_precision_check import (  # noqa: E402
+from sakbox.analysis.teacher_precision_check import (  # noqa: E402
     build_teacher_check_model,
     compare_teacher_precisions,
     default_input_shape,

@@ -235,7 +235,7 @@ def test_config_errors():
 
 def test_reduced_distillation_check_learns_random_teachers():
     """Acceptance check, reduced: 2 random teachers, 32 px, 200 steps (~15 s on a CPU)."""
-    from sakbox.models.distillers.radio_distill_check import run
+    from sakbox.analysis.radio_distill_check import run
     res = run(teachers=('vit', 'clip'), iters=200, batch=16, img_size=32, num_heldout=32,
                     num_phi_s=128, width=64, depth=2, lr=3e-3)
     for name in ('vit', 'clip'):

@@ -113,11 +113,13 @@ def benchmark(path: str, batch_size: int, work_dir: str, iters: int = 3,
     from mmengine.registry import init_default_scope
 
     from sakbox.datasets import TeacherFeatureCacheDataset
+    from sakbox.datasets.feature_cache.extraction import (
+        extract_teacher_features,
+        extraction_pipeline,
+    )
+    from sakbox.datasets.feature_cache.index import CacheIndex
     from sakbox.registry import DATASETS, MODELS
     from sakbox.utils.cli import load_config
-
-    from .extraction import extract_teacher_features, extraction_pipeline
-    from .index import CacheIndex
     name = osp.splitext(osp.basename(path))[0]
     work = osp.join(work_dir, name)
     img_dir = osp.join(work, 'images')

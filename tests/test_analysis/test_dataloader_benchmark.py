@@ -1,10 +1,10 @@
-"""sakbox.datasets.dataloader_benchmark on the synthetic NYUD set."""
+"""sakbox.analysis.dataloader_benchmark on the synthetic NYUD set."""
 import os.path as osp
 
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from sakbox.datasets.dataloader_benchmark import benchmark_dataloader, pipeline_cpu_cost
+from sakbox.analysis.dataloader_benchmark import benchmark_dataloader, pipeline_cpu_cost
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

@@ -12,6 +12,7 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
 
+from sakbox.apis.inference import prepare_model_cfg_for_test
 from sakbox.registry import MODELS
 from sakbox.structures import MultiTaskDataSample
 from sakbox.utils.benchmark import (
@@ -21,8 +22,6 @@ from sakbox.utils.benchmark import (
     time_calls,
 )
 from sakbox.utils.pretrained import disable_pretrained
-
-from .inference import prepare_model_cfg_for_test
 
 __all__ = ['eval_input_size', 'eval_batch_size', 'tensor_bytes', 'model_bytes',
            'build_phase_model_cfg', 'random_batch', 'measure_test_phase']

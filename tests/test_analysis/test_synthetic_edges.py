@@ -1,7 +1,7 @@
-"""sakbox.evaluation.synthetic_edges: the data of benchmark_edge_eval.py."""
+"""sakbox.analysis.synthetic_edges: the data of benchmark_edge_eval.py."""
 import numpy as np
 
-from sakbox.evaluation.synthetic_edges import synthetic_edge_batches, synthetic_edge_pair
+from sakbox.analysis.synthetic_edges import synthetic_edge_batches, synthetic_edge_pair
 
 
 def test_benchmark_synthetic_pairs_are_boundary_maps():

@@ -1,11 +1,11 @@
-"""sakbox.apis.router_stats on the tiny config."""
+"""sakbox.analysis.router_stats on the tiny config."""
 import os.path as osp
 
 import torch
 from mmengine.dataset import pseudo_collate
 
+from sakbox.analysis.router_stats import router_stats
 from sakbox.apis import init_model
-from sakbox.apis.router_stats import router_stats
 from sakbox.structures import MultiTaskDataSample
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

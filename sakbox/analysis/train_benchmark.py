@@ -20,16 +20,16 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from torch.utils.flop_counter import FlopCounterMode
 
-from .benchmark import (
+from sakbox.utils.benchmark import (
     full_precision_step,
     measure_gemm_peak,
     peak_memory_bytes,
     reset_peak_memory,
     synchronize,
 )
-from .cli import load_config
-from .pretrained import disable_pretrained
-from .setup_env import adapt_cfg_to_device, enable_amp
+from sakbox.utils.cli import load_config
+from sakbox.utils.pretrained import disable_pretrained
+from sakbox.utils.setup_env import adapt_cfg_to_device, enable_amp
 
 __all__ = [
     'PRECISIONS', 'PHASES', 'build_benchmark_cfg', 'crop_size', 'dataset_root',

@@ -5,9 +5,8 @@ import cv2
 import numpy as np
 import torch
 
+from sakbox.evaluation.functional import seg2bmap, thin
 from sakbox.structures import MultiTaskDataSample
-
-from .functional import seg2bmap, thin
 
 __all__ = ['synthetic_edge_pair', 'synthetic_edge_batches']
 

@@ -1,16 +1,16 @@
-"""sakbox.models.distillers.teacher_precision_check and its CLI on the tiny SAK config."""
+"""sakbox.analysis.teacher_precision_check and its CLI on the tiny SAK config."""
 import os.path as osp
 
 import pytest
 
-from sakbox.models.distillers.teacher_precision_check import (
+from sakbox.analysis.teacher_precision_check import (
     build_teacher_check_model,
     default_input_shape,
     load_images,
 )
 from tests.utils import load_tool
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def test_bf16_targets_close_to_fp32(tmp_path, capsys):
