@@ -21,6 +21,7 @@ os.environ.setdefault('SAKBOX_NATIVE_BF16', '0')
 AUTO_PRECISION_PATHS = (
     'tests/test_models/test_distillers/',
     'tests/test_engine/test_optim_wrappers/',
+    'tests/test_utils/test_precision.py',
     'tests/test_tools/test_benchmark_train.py',
     'tests/test_analysis/test_teacher_precision_check.py',
     'tests/test_datasets/test_feature_cache/test_extraction.py',

@@ -12,7 +12,6 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
 
-from sakbox.apis.inference import prepare_model_cfg_for_test
 from sakbox.registry import MODELS
 from sakbox.structures import MultiTaskDataSample
 from sakbox.utils.benchmark import (
@@ -21,6 +20,7 @@ from sakbox.utils.benchmark import (
     resident_bytes,
     time_calls,
 )
+from sakbox.utils.eval_model_cfg import prepare_model_cfg_for_test
 from sakbox.utils.pretrained import disable_pretrained
 
 __all__ = ['eval_input_size', 'eval_batch_size', 'tensor_bytes', 'model_bytes',

@@ -22,9 +22,10 @@ from sakbox.utils.cli import (
     check_training_checkpoint,
     load_cfg,
 )
+from sakbox.utils.eval_model_cfg import prepare_model_cfg_for_test
 from sakbox.utils.state_dict_fit import StateDictFit
 
-from .inference import load_model_weights, prepare_model_cfg_for_test
+from .inference import load_model_weights
 
 __all__ = [
     'build_train_cfg', 'build_test_cfg', 'build_runner', 'run_train', 'run_test',

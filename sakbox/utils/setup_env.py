@@ -144,7 +144,7 @@ def enable_amp(cfg: Config, dtype: Optional[str] = None) -> Config:
     Returns:
         Config: ``cfg``.
     """
-    from sakbox.engine.optim_wrappers import bf16_supported
+    from .precision import bf16_supported
     optim_wrapper = cfg.optim_wrapper
     if optim_wrapper.get('type', 'OptimWrapper') not in ('OptimWrapper', 'AmpOptimWrapper',
                                                          'AutocastOptimWrapper'):

@@ -25,6 +25,7 @@ from mmengine.logging import print_log
 
 from .checkpoint import CheckpointMismatchError, read_checkpoint
 from .checkpoint_origin import checkpoint_origin_hint
+from .pos_embed import resample_pos_embeds_in_state_dict
 
 #: Key prefixes that neither side is compared on: teachers are frozen, built and
 #: loaded from their own weights (distillers drop ``teachers.*`` keys on load).
@@ -214,7 +215,7 @@ def compare_state_dict(model: nn.Module, state_dict: Dict[str, Any], source: str
         source (str): The file, for messages.
         ignore_prefixes (Sequence[str]): Key prefixes not compared.
         resample_pos_embeds (bool): Resample mismatching position embeddings
-            (:func:`sakbox.models.utils.resample_pos_embeds_in_state_dict`).
+            (:func:`sakbox.utils.pos_embed.resample_pos_embeds_in_state_dict`).
             False for components whose loader resamples by its own rule.
 
     Returns:
@@ -235,8 +236,6 @@ def compare_state_dict(model: nn.Module, state_dict: Dict[str, Any], source: str
     own = {k: v for k, v in model.state_dict().items() if not (ignore and k.startswith(ignore))}
     resampled = []
     if resample_pos_embeds:
-        # Lazy: sakbox.models is heavy and only needed once there is a model to load.
-        from sakbox.models.utils.pos_embed import resample_pos_embeds_in_state_dict
         try:
             resampled = resample_pos_embeds_in_state_dict(model, prepared)
         except ValueError:  # a non-square grid: reported as a shape mismatch below

@@ -155,8 +155,8 @@ def extract_teacher_features(cfg, out: Optional[str] = None, views: int = 4, see
     """
     from mmengine.dist import barrier, get_rank, get_world_size
 
-    from sakbox.engine.optim_wrappers import PRECISION_DTYPES, resolve_precision
     from sakbox.registry import DATASETS
+    from sakbox.utils.precision import PRECISION_DTYPES, resolve_precision
 
     from .extractor import TeacherFeatureExtractor
     from .index import INDEX_FILE, CacheIndex

@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset
 
-from ...engine.optim_wrappers import PRECISION_DTYPES
+from ...utils.precision import PRECISION_DTYPES
 from ..transforms.cached_views import SeededViewCrop
 from .index import CacheIndex, image_id
 from .writer import ShardWriter, shard_is_complete

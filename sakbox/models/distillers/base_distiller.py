@@ -15,10 +15,10 @@ from mmengine.model import BaseModel
 from torch import Tensor
 
 from sakbox.registry import MODELS
+from sakbox.utils.pos_embed import resample_pos_embeds_in_state_dict
 
 from ..teachers.builder import DEFAULT_PREPROCESSOR, build_teacher_cfg, probe_teacher_dims
 from ..teachers.builder import build_teachers as build_teacher_modules
-from ..utils.pos_embed import resample_pos_embeds_in_state_dict
 from .teacher_targets import (
     as_float32,
     check_teacher_precision,

@@ -11,7 +11,7 @@ from typing import Dict, Iterator, List, Mapping, Optional, Sequence
 import torch
 from torch import Tensor
 
-from sakbox.engine.optim_wrappers import PRECISION_DTYPES, resolve_precision
+from sakbox.utils.precision import PRECISION_DTYPES, resolve_precision
 
 
 def check_teacher_precision(precision: str) -> str:

@@ -3,9 +3,8 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import torch.nn as nn
 
+from sakbox.utils.pos_embed import resample_pos_embeds_in_state_dict
 from sakbox.utils.state_dict_fit import load_state_dict_file, load_state_dict_strict
-
-from ..utils.pos_embed import resample_pos_embeds_in_state_dict
 
 # Version the LoRA path was tested with (see the stem tests).
 PEFT_TESTED_VERSION = '0.21.2'

@@ -7,10 +7,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sakbox.registry import MODELS
+from sakbox.utils.pos_embed import resample_pos_embed
 from sakbox.utils.state_dict_fit import load_state_dict_file, load_state_dict_strict
 
 from ..utils.out_indices import resolve_out_indices
-from ..utils.pos_embed import resample_pos_embed
 from .base_teacher import (
     DEFAULT_INPUT_NORM,
     IMAGENET_MEAN_255,

@@ -130,7 +130,7 @@ class RADIOTeacher(BaseTeacher):
             raise ValueError('RADIOTeacher has no hub weights: give checkpoint=<file>')
         state, meta = _load_checkpoint(checkpoint) if checkpoint else ({}, {})
         model_cfg = self._model_cfg(config, meta, checkpoint)
-        from sakbox.apis.inference import prepare_model_cfg_for_test
+        from sakbox.utils.eval_model_cfg import prepare_model_cfg_for_test
         model_cfg = prepare_model_cfg_for_test(model_cfg, has_checkpoint=True)
         model_cfg['build_teachers'] = False
         with DefaultScope.overwrite_default_scope('sakbox'):

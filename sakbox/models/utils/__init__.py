@@ -1,13 +1,12 @@
-"""Model utilities: batch ground truth stacking, logits post-processing, pos-embed
-resampling, timm model creation and output indices."""
+"""Model utilities: batch ground truth stacking, logits post-processing, timm model
+creation and output indices."""
 from .out_indices import default_out_indices, resolve_out_indices
-from .pos_embed import resample_pos_embed, resample_pos_embeds_in_state_dict
 from .postprocess import TASK_POSTPROCESS, postprocess_logits
 from .task_gt import gt_pad_value, resize_logits, stack_task_gt
 from .timm_models import create_timm_model, load_timm_checkpoint, timm_filter_fn
 
 __all__ = [
     'stack_task_gt', 'gt_pad_value', 'resize_logits', 'postprocess_logits', 'TASK_POSTPROCESS',
-    'resample_pos_embeds_in_state_dict', 'resample_pos_embed', 'default_out_indices',
+    'default_out_indices',
     'resolve_out_indices', 'create_timm_model', 'load_timm_checkpoint', 'timm_filter_fn'
 ]

@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from sakbox.engine.optim_wrappers import resolve_precision
 from sakbox.registry import MODELS
 from sakbox.structures import MultiTaskDataSample
+from sakbox.utils.precision import resolve_precision
 
 from .stubs import make_batch, stage1_cfg
 

@@ -61,7 +61,7 @@ def test_checkpoint_pos_embed_resampled_and_mismatch(tmp_path):
     t = OpenCLIPTeacher('ViT-B-16', checkpoint=path, img_size=64, model_kwargs=NATIVE)
     assert t.visual.positional_embedding.shape == (1 + 16, 32)
     # The one resampler of sakbox, antialiased as timm's own CLIP filter.
-    from sakbox.models.utils import resample_pos_embed
+    from sakbox.utils.pos_embed import resample_pos_embed
     expect = resample_pos_embed(sd['visual.positional_embedding'], (4, 4), 1, antialias=True)
     assert torch.equal(t.visual.positional_embedding, expect)
     sd.pop('visual.ln_pre.bias')

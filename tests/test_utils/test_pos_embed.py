@@ -4,7 +4,7 @@ import timm
 import torch
 from timm.layers import resample_abs_pos_embed
 
-from sakbox.models.utils import resample_pos_embed, resample_pos_embeds_in_state_dict
+from sakbox.utils.pos_embed import resample_pos_embed, resample_pos_embeds_in_state_dict
 
 
 def vit(img_size):
