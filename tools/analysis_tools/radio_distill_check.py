@@ -1,16 +1,7 @@
 """Check that RADIO distillation works: a tiny student learns fixed random teachers.
 
-Three frozen, randomly initialised tiny teachers of different architectures
-(a timm ViT, an open_clip ViT tower and a timm ResNet) are distilled into a tiny
-``RADIOViT`` (or ``ERADIO``) on random crops of the photos bundled with
-scikit-image. Training and held-out crops come from *different* photos. The
-summary and spatial cosine similarities of the student's adaptor outputs to
-each teacher are printed for the untrained and the trained student, in the
-teacher's own feature space and in PHI-S space (centred and whitened: there a
-constant prediction scores 0, so the metric cannot be met by predicting the
-teacher's mean feature).
-
-The check is :mod:`sakbox.analysis.radio_distill_check`. Example::
+The check and what it measures are described in :mod:`sakbox.analysis.radio_distill_check`.
+Example::
 
     python tools/analysis_tools/radio_distill_check.py --iters 600 --out check.json
 """
