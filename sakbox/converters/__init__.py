@@ -2,8 +2,10 @@
 
 Both modules have the same three levels: ``load_<x>_official`` reads a file,
 ``convert_<x>_official`` converts what it read into a sakbox checkpoint dict
-and ``convert_<x>_official_file`` does both and writes the result. The CLIs
-are ``tools/model_converters/{sak,radio}_official_to_sakbox.py``.
+and ``convert_<x>_official_file`` does both and writes the result. The SAK
+key map (official layout -> sakbox keys, no file I/O) is
+:mod:`sakbox.converters.sak_official_keys`. The CLIs are
+``tools/model_converters/{sak,radio}_official_to_sakbox.py``.
 """
 from .radio_official import (
     convert_radio_backbone,
@@ -15,17 +17,19 @@ from .radio_official import (
     realize_parametrizations,
 )
 from .sak_official import (
-    OfficialLayout,
-    UnmappedKeysError,
     check_sak_file_with_config,
     convert_sak_official,
     convert_sak_official_file,
+    load_sak_official,
+    unwrap_sak_official,
+)
+from .sak_official_keys import (
+    OfficialLayout,
+    UnmappedKeysError,
     convert_sak_official_state_dict,
     detect_stage,
-    load_sak_official,
     parse_teacher_names,
     read_layout,
-    unwrap_sak_official,
 )
 
 __all__ = [

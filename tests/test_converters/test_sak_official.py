@@ -1,4 +1,4 @@
-"""sakbox.converters.sak_official on official-layout fixtures."""
+"""sakbox.converters.sak_official (files) and sak_official_keys (key map) on official-layout fixtures."""
 import os.path as osp
 
 import pytest

@@ -39,6 +39,29 @@ def mix_experts(experts: Sequence[Tensor], weights: Tensor) -> Tensor:
     return mixed
 
 
+def permute_expert_outputs(value: Tensor, order: Sequence[int], noisy_gating: bool) -> Tensor:
+    """Reorder the expert rows of a router MLP's last Linear weight or bias.
+
+    The last Linear outputs one logit per expert (``[clean (E), noise (E)]``
+    with noisy gating); rows are taken in the new expert order, both halves
+    alike. The official SAK router has the same output layout, so the SAK
+    converter uses this too.
+
+    Args:
+        value (Tensor): (E or 2E, ...) weight or bias.
+        order (Sequence[int]): Expert ``e`` of the result is expert
+            ``order[e]`` of ``value``.
+        noisy_gating (bool): Whether ``value`` holds the noise half too.
+
+    Returns:
+        Tensor: A new tensor, rows permuted.
+    """
+    idx = torch.as_tensor(list(order), dtype=torch.long)
+    if noisy_gating:  # [clean logits (E), noise logits (E)]
+        idx = torch.cat([idx, idx + len(order)])
+    return value[idx]
+
+
 @MODELS.register_module()
 class MoRRouter(nn.Module):
     """Global Mixture-of-Representations router (one weight per expert per image).
@@ -141,14 +164,12 @@ class MoRRouter(nn.Module):
             order (Sequence[int]): Expert ``e`` of this router is expert
                 ``order[e]`` of the checkpoint.
         """
-        idx = torch.as_tensor(list(order), dtype=torch.long)
-        if self.noisy_gating:  # [clean logits (E), noise logits (E)]
-            idx = torch.cat([idx, idx + self.num_experts])
+        rows = len(order) * (2 if self.noisy_gating else 1)
         last = f'{prefix}mlp.{len(self.mlp) - 1}.'
         for name in ('weight', 'bias'):
             value = state_dict.get(last + name)
-            if value is not None and value.shape[0] == idx.numel():
-                state_dict[last + name] = value[idx]
+            if value is not None and value.shape[0] == rows:
+                state_dict[last + name] = permute_expert_outputs(value, order, self.noisy_gating)
 
     def extra_repr(self) -> str:  # noqa: D102
         return f'num_experts={self.num_experts}, noisy_gating={self.noisy_gating}'
