@@ -19,8 +19,6 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from torch import Tensor
 
-from sakbox.models.routers.mor_router import permute_expert_outputs
-
 #: Official ``MultiTaskModel`` attribute names (stage 2).
 OFFICIAL_BACKBONE = 'backbone.'
 OFFICIAL_HEADS = 'heads.'
@@ -240,6 +238,9 @@ def convert_sak_official_state_dict(sd: Dict[str, Tensor],
     Raises:
         UnmappedKeysError: If keys cannot be mapped and ``allow_unmapped`` is False.
     """
+    # Lazy: importing sakbox.models (timm, every component) is only needed here.
+    from sakbox.models.routers.mor_router import permute_expert_outputs
+
     detected = detect_stage(list(sd))
     if stage is not None and int(stage) != detected:
         hint = ('it has backbone. / heads. keys (a stage-2 MultiTaskModel)' if detected == 2
