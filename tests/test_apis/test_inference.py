@@ -13,7 +13,7 @@ from mmengine.runner import save_checkpoint
 from sakbox.apis import inference_model, init_model, load_model_weights, prepare_model_cfg_for_test
 from sakbox.registry import MODELS
 from sakbox.utils import CheckpointError, CheckpointMismatchError, register_all_modules
-from tests.fixtures.sak_official_keys import (
+from tests.fixtures.official_sak_checkpoints import (
     official_multitask_state_dict,
     official_training_checkpoint,
 )

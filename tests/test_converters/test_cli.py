@@ -1,7 +1,10 @@
 """Smoke tests of the converter CLIs (tools/model_converters/*.py) over sakbox.converters."""
 import torch
 
-from tests.fixtures.sak_official_keys import official_sak_state_dict, official_training_checkpoint
+from tests.fixtures.official_sak_checkpoints import (
+    official_sak_state_dict,
+    official_training_checkpoint,
+)
 from tests.utils import load_tool
 
 from .test_radio_official import _official_layout, _reference_model

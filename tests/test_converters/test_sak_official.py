@@ -13,7 +13,7 @@ from sakbox.converters import (
     unwrap_sak_official,
 )
 from sakbox.registry import MODELS
-from tests.fixtures.sak_official_keys import (
+from tests.fixtures.official_sak_checkpoints import (
     NYUD_CHANNELS,
     official_multitask_state_dict,
     official_sak_state_dict,

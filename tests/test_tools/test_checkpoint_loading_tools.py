@@ -23,7 +23,7 @@ from sakbox.apis.runner import (
     write_metrics_json,
 )
 from sakbox.utils import CheckpointError, CheckpointMismatchError
-from tests.fixtures.sak_official_keys import (
+from tests.fixtures.official_sak_checkpoints import (
     official_multitask_state_dict,
     official_training_checkpoint,
 )

@@ -18,7 +18,7 @@ from sakbox.utils import (
     strip_wrapper_prefixes,
 )
 from sakbox.utils.checkpoint_origin import checkpoint_origin_hint
-from tests.fixtures.sak_official_keys import (
+from tests.fixtures.official_sak_checkpoints import (
     official_multitask_state_dict,
     official_sak_state_dict,
     official_training_checkpoint,

@@ -7,7 +7,7 @@ import torch.nn as nn
 
 from sakbox.engine.hooks import CheckpointLoadReportHook
 from sakbox.registry import HOOKS
-from tests.fixtures.sak_official_keys import official_sak_state_dict
+from tests.fixtures.official_sak_checkpoints import official_sak_state_dict
 
 
 def _runner(model, load_from='runs/init.pth', resume=False):
