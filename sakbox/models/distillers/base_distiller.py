@@ -205,10 +205,6 @@ class BaseDistiller(BaseModel):
         """
         return teacher_precision_context(self.teacher_precision, device)
 
-    @staticmethod
-    def _as_float32(feats: Sequence[Tensor]) -> List[Tensor]:
-        return as_float32(feats)
-
     def forward_teachers(self, inputs: Tensor,
                          names: Optional[Sequence[str]] = None) -> Dict[str, List[Tensor]]:
         """Run the teachers on the (student-normalised) batch.

@@ -25,6 +25,7 @@ from ..adaptor_heads.phi_s import PhiSNormalizer
 from ..teachers.builder import build_teacher_cfg
 from .base_distiller import BaseDistiller, ConfigType
 from .radio_summary_width import summary_width
+from .teacher_targets import as_float32
 
 #: Per-teacher options of :class:`RADIODistiller` and their defaults.
 TEACHER_OPTIONS = dict(summary=True, features=True, summary_weight=1.0, feature_weight=1.0,
@@ -308,13 +309,13 @@ class RADIODistiller(BaseDistiller):
                 if auto and hasattr(teacher, 'forward_summary'):
                     summary = teacher.forward_summary(inputs)
         # Out of inference mode: normal float32 tensors that autograd may save.
-        feats, = self._as_float32([levels[opt['feature_level']]])
+        feats, = as_float32([levels[opt['feature_level']]])
         targets = {}
         if opt['features']:
             targets['features'] = feats
         if opt['summary']:
             targets['summary'] = (feats.mean(dim=(2, 3)) if summary is None
-                                  else self._as_float32([summary])[0].flatten(1))
+                                  else as_float32([summary])[0].flatten(1))
         for kind, norm in (self.phi_s[name].items() if name in self.phi_s else ()):
             if kind in targets:
                 targets[kind] = norm(targets[kind])
