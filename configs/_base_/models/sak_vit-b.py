@@ -40,4 +40,8 @@ model = dict(
                       l1_weight=0.1),
     distill_weight=1.0,  # alpha
     build_teachers=True,  # tools/test.py and init_model switch this off
-    build_teachers_for_test=False)
+    build_teachers_for_test=False,
+    # 'whole': the network runs once on the padded input (the official protocol);
+    # dict(mode='slide', crop_size=(h, w), stride=(sh, sw)) for inputs larger than
+    # the training crop (docs/evaluation.md).
+    test_cfg=dict(mode='whole'))

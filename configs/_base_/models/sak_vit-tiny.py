@@ -37,4 +37,8 @@ model = dict(
     distill_loss=dict(type='FeatureDistillLoss', loss_type='cos+l1'),
     distill_weight=1.0,
     build_teachers=True,
-    build_teachers_for_test=False)
+    build_teachers_for_test=False,
+    # 'whole': the network runs once on the padded input (the official protocol);
+    # dict(mode='slide', crop_size=(h, w), stride=(sh, sw)) for inputs larger than
+    # the training crop (docs/evaluation.md).
+    test_cfg=dict(mode='whole'))

@@ -6,7 +6,7 @@ Teachers are built by :func:`sakbox.models.teachers.build_teachers`; their targe
 """
 import copy
 from collections import OrderedDict
-from typing import Dict, List, Mapping, Optional, Sequence, Union
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, TypeVar, Union
 
 import torch
 import torch.nn as nn
@@ -19,6 +19,7 @@ from sakbox.utils.pos_embed import resample_pos_embeds_in_state_dict
 
 from ..teachers.builder import DEFAULT_PREPROCESSOR, build_teacher_cfg, probe_teacher_dims
 from ..teachers.builder import build_teachers as build_teacher_modules
+from ..utils import check_test_cfg, slide_inference
 from .teacher_targets import (
     as_float32,
     check_teacher_precision,
@@ -28,6 +29,7 @@ from .teacher_targets import (
 
 ConfigType = Union[dict, nn.Module]
 TeacherDims = Dict[str, Union[List[int], int]]
+Outputs = TypeVar('Outputs')
 
 
 def resolve_teacher_dims(cfgs: Mapping[str, dict], given: Optional[TeacherDims] = None,
@@ -101,6 +103,12 @@ class BaseDistiller(BaseModel):
             autocast where the device supports bf16 natively, else fp32),
             ``'bf16'``, ``'fp16'`` or ``'fp32'``. Teachers always run under
             ``torch.inference_mode``; their features are returned as float32.
+        test_cfg (dict, optional): How ``predict`` runs the network:
+            ``dict(mode='whole')`` (default: once on the padded input) or
+            ``dict(mode='slide', crop_size=(h, w), stride=(sh, sw))`` (on sliding
+            windows, outputs stitched; optional ``batch_windows``: windows per
+            forward, default all). Checked here (:func:`check_test_cfg`); see
+            :meth:`inference` and docs/evaluation.md.
         init_cfg (dict | list, optional): MMEngine init config.
 
     Cached teacher features: when every data sample carries a ``teacher_feats``
@@ -121,8 +129,10 @@ class BaseDistiller(BaseModel):
                  teacher_dims: Optional[Dict[str, Union[List[int], int]]] = None,
                  teacher_init_seed: Optional[int] = None,
                  teacher_precision: str = 'auto',
+                 test_cfg: Optional[dict] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         check_teacher_precision(teacher_precision)
+        test_cfg = check_test_cfg(test_cfg, type(self).__name__)
         if data_preprocessor is None:
             data_preprocessor = copy.deepcopy(DEFAULT_PREPROCESSOR)
         if isinstance(data_preprocessor, dict):
@@ -131,6 +141,8 @@ class BaseDistiller(BaseModel):
         else:
             preproc_cfg = {}
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        #: The checked ``test_cfg`` (``mode``, ``crop_size``, ``stride``, ``batch_windows``).
+        self.test_cfg = test_cfg
         teachers = dict(teachers or {})
         self.teacher_names: List[str] = list(teachers)
         self.distill_weight = float(distill_weight)
@@ -189,6 +201,27 @@ class BaseDistiller(BaseModel):
         if isinstance(own, Mapping) and set(own) == set(self.teacher_dims):
             self.teacher_dims = {name: list(own[name]) for name in self.teacher_dims}
         return built
+
+    def inference(self, fn: Callable[[Tensor], Outputs], inputs: Tensor) -> Outputs:
+        """Run ``fn`` the way ``test_cfg`` says: on the whole input or on sliding windows.
+
+        Args:
+            fn (Callable): Maps a batch ``(N, 3, h, w)`` to nested dicts / lists of
+                tensors with ``N`` first: dense maps ``(N, C, h', w')`` proportional
+                to the input, other tensors (summaries, vectors) per image.
+            inputs (Tensor): ``(B, 3, H, W)``, the padded network input.
+
+        Returns:
+            ``fn(inputs)`` in ``'whole'`` mode; in ``'slide'`` mode the outputs of
+            every window stitched (:func:`sakbox.models.utils.slide_inference`:
+            dense maps averaged where windows overlap, other tensors averaged
+            over the windows), in the same structure.
+        """
+        cfg = self.test_cfg
+        if cfg['mode'] == 'whole':
+            return fn(inputs)
+        return slide_inference(fn, inputs, cfg['crop_size'], cfg['stride'],
+                               batch_windows=cfg['batch_windows'])
 
     def teacher_context(self, device: torch.device):
         """Inference mode + the teachers' own autocast (see ``teacher_precision``).

@@ -58,6 +58,11 @@ class MultiTaskDistiller(BaseDistiller):
         teacher_precision (str): ``'auto'`` (bf16 where supported), ``'bf16'``,
             ``'fp16'`` or ``'fp32'``: see :class:`BaseDistiller`.
         align_corners (bool): For the logits resizes. Default: False.
+        test_cfg (dict, optional): ``dict(mode='whole')`` (default) or
+            ``dict(mode='slide', crop_size=(h, w), stride=(sh, sw))``: ``predict``
+            runs on sliding windows of the padded input and averages the logits
+            where they overlap (see :class:`BaseDistiller`). ``tensor`` mode is
+            always whole.
         init_cfg (dict | list, optional): MMEngine init config.
     """
 
@@ -79,6 +84,7 @@ class MultiTaskDistiller(BaseDistiller):
                  teacher_init_seed: Optional[int] = None,
                  teacher_precision: str = 'auto',
                  align_corners: bool = False,
+                 test_cfg: Optional[dict] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(student=student, teachers=teachers, distill_loss=distill_loss,
                          distill_weight=distill_weight,
@@ -86,7 +92,8 @@ class MultiTaskDistiller(BaseDistiller):
                          data_preprocessor=data_preprocessor, build_teachers=build_teachers,
                          save_teachers=save_teachers, teacher_dims=teacher_dims,
                          teacher_init_seed=teacher_init_seed,
-                         teacher_precision=teacher_precision, init_cfg=init_cfg)
+                         teacher_precision=teacher_precision, test_cfg=test_cfg,
+                         init_cfg=init_cfg)
         self.tasks = self._check_tasks(tasks, task_channels, task_losses)
         self.task_channels = {t: int(task_channels[t]) for t in self.tasks}
         self.build_teachers_for_test = build_teachers_for_test
@@ -265,9 +272,12 @@ class MultiTaskDistiller(BaseDistiller):
     def predict(self, inputs: Tensor, data_samples: Optional[List] = None) -> List:
         """Predict every task at each sample's original size.
 
-        The logits of the padded input are cropped to the sample's image
+        The logits of the padded input (whole, or stitched from sliding windows
+        with ``test_cfg.mode='slide'``) are cropped to the sample's image
         (``img_shape`` at ``pad_offset``, see :mod:`sakbox.structures.padding`)
-        and bilinearly resized to ``ori_shape``.
+        and bilinearly resized to ``ori_shape``. In slide mode
+        :attr:`last_router_weights` holds the router weights averaged over the
+        windows.
 
         Args:
             inputs (Tensor): (B, 3, H, W).
@@ -280,7 +290,11 @@ class MultiTaskDistiller(BaseDistiller):
             (see :class:`MultiTaskDataSample` for shapes and dtypes).
         """
         H, W = inputs.shape[-2:]
-        logits = self._forward(inputs)
+        # The router weights of each window travel with its logits (averaged when sliding).
+        out = self.inference(
+            lambda x: dict(logits=self._forward(x), router_weights=self.last_router_weights),
+            inputs)
+        logits, self.last_router_weights = out['logits'], out['router_weights']
         if data_samples is None:
             data_samples = [MultiTaskDataSample(metainfo=dict(img_shape=(H, W), ori_shape=(H, W)))
                             for _ in range(inputs.shape[0])]

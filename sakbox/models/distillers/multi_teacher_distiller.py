@@ -10,6 +10,7 @@ from sakbox.structures import MultiTaskDataSample
 
 from ..losses import feature_cosine_similarity
 from .base_distiller import BaseDistiller, ConfigType
+from .teacher_targets import stack_cached_teacher_feats
 
 
 @MODELS.register_module()
@@ -21,6 +22,12 @@ class MultiTeacherDistiller(BaseDistiller):
     ``{'<teacher>/l<level>': mean per-token cosine similarity}`` with the
     teachers (needs built teachers). ``tensor``: the student's
     per-teacher features ``{teacher: [(B, C_t, h, w), ...]}``.
+
+    With ``test_cfg=dict(mode='slide', ...)`` ``predict`` slides windows over
+    the input: the student and the (online) teachers both run on every window,
+    their feature maps are stitched, then compared as in whole mode. Cached
+    teacher features (``teacher_feats`` in the samples) describe the whole
+    input and are used as they are.
 
     Args:
         student (dict): Stem config; ``teacher_dims`` is filled in and
@@ -39,6 +46,9 @@ class MultiTeacherDistiller(BaseDistiller):
         teacher_init_seed (int, optional): Seed for random teachers.
         teacher_precision (str): ``'auto'`` (bf16 where supported), ``'bf16'``,
             ``'fp16'`` or ``'fp32'``: see :class:`BaseDistiller`.
+        test_cfg (dict, optional): ``dict(mode='whole')`` (default) or
+            ``dict(mode='slide', crop_size=(h, w), stride=(sh, sw))``: see
+            :class:`BaseDistiller`. ``tensor`` mode is always whole.
         init_cfg (dict | list, optional): MMEngine init config.
     """
 
@@ -55,6 +65,7 @@ class MultiTeacherDistiller(BaseDistiller):
                  teacher_dims: Optional[dict] = None,
                  teacher_init_seed: Optional[int] = None,
                  teacher_precision: str = 'auto',
+                 test_cfg: Optional[dict] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         if not teachers:
             raise ValueError('MultiTeacherDistiller needs at least one teacher')
@@ -64,7 +75,8 @@ class MultiTeacherDistiller(BaseDistiller):
                          data_preprocessor=data_preprocessor, build_teachers=build_teachers,
                          save_teachers=save_teachers, teacher_dims=teacher_dims,
                          teacher_init_seed=teacher_init_seed,
-                         teacher_precision=teacher_precision, init_cfg=init_cfg)
+                         teacher_precision=teacher_precision, test_cfg=test_cfg,
+                         init_cfg=init_cfg)
         self.build_teachers_for_test = build_teachers_for_test
         self.student = self.build_student(student, tasks=None)
 
@@ -99,6 +111,10 @@ class MultiTeacherDistiller(BaseDistiller):
     def predict(self, inputs: Tensor, data_samples: Optional[List] = None) -> List:
         """Per-sample cosine similarity to every teacher level.
 
+        Teacher features come from the samples' cache where every sample has one
+        (as :meth:`get_teacher_feats`), else from the teachers, run (like the
+        student) on the whole input or on each window (``test_cfg``).
+
         Args:
             inputs (Tensor): (B, 3, H, W).
             data_samples (List, optional): Samples; created when None.
@@ -106,8 +122,16 @@ class MultiTeacherDistiller(BaseDistiller):
         Returns:
             List[MultiTaskDataSample]: Samples with a ``distill_cos`` dict field.
         """
-        student = self.extract_feat(inputs)
-        teacher = self.get_teacher_feats(inputs, data_samples)
+        cached = stack_cached_teacher_feats(data_samples, inputs.shape[0], self.teacher_dims,
+                                            inputs.device)
+        online = [n for n in self.teacher_names if n not in cached]
+        out = self.inference(
+            lambda x: dict(student=self.extract_feat(x),
+                           teachers=self.forward_teachers(x, online) if online else {}),
+            inputs)
+        student = out['student']
+        teacher = OrderedDict((n, cached[n] if n in cached else out['teachers'][n])
+                              for n in self.teacher_names)
         if data_samples is None:
             data_samples = [MultiTaskDataSample() for _ in range(inputs.shape[0])]
         sims = OrderedDict()

@@ -87,6 +87,10 @@ class RADIODistiller(BaseDistiller):
             Converted official checkpoints set it.
         build_teachers_for_test (bool): What ``init_model`` / ``tools/test.py``
             use for ``build_teachers``; predictions need no teacher. Default: False.
+        test_cfg (dict, optional): ``dict(mode='whole')`` (default) or
+            ``dict(mode='slide', crop_size=(h, w), stride=(sh, sw))``: ``predict``
+            stitches the student's and the adaptors' feature maps from sliding
+            windows and averages the summaries over them (``tensor`` stays whole).
         data_preprocessor, build_teachers, save_teachers, teacher_dims,
         teacher_init_seed, teacher_precision, init_cfg: see :class:`BaseDistiller`.
     """
@@ -107,6 +111,7 @@ class RADIODistiller(BaseDistiller):
                  teacher_dims: Optional[dict] = None,
                  teacher_init_seed: Optional[int] = None,
                  teacher_precision: str = 'auto',
+                 test_cfg: Optional[dict] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         if not teachers:
             raise ValueError('RADIODistiller needs at least one teacher')
@@ -116,7 +121,8 @@ class RADIODistiller(BaseDistiller):
                          data_preprocessor=data_preprocessor, build_teachers=build_teachers,
                          save_teachers=save_teachers, teacher_dims=teacher_dims,
                          teacher_init_seed=teacher_init_seed,
-                         teacher_precision=teacher_precision, init_cfg=init_cfg)
+                         teacher_precision=teacher_precision, test_cfg=test_cfg,
+                         init_cfg=init_cfg)
         if feature_match not in ('teacher', 'larger'):
             raise ValueError(f"RADIODistiller: feature_match must be 'teacher' or 'larger', "
                              f'got {feature_match!r}')
@@ -427,9 +433,15 @@ class RADIODistiller(BaseDistiller):
 
         Fields per sample: ``radio_summary`` (n, C), ``radio_features`` (C, h, w) and,
         per teacher, ``adaptor_summary_<name>`` (C_s,) and ``adaptor_features_<name>``
-        (C_f, h', w'), both in the teacher's own space (PHI-S undone).
+        (C_f, h', w'), both in the teacher's own space (PHI-S undone). With
+        ``test_cfg.mode='slide'`` the maps are stitched from the windows and the
+        summaries averaged over them.
         """
-        out = self.extract_feat(inputs, denormalize=True)
+        def run(x: Tensor) -> dict:
+            out = self.extract_feat(x, denormalize=True)
+            return {k: out[k] for k in ('summary', 'features', 'adaptors')}
+
+        out = self.inference(run, inputs)
         if data_samples is None:
             data_samples = [MultiTaskDataSample() for _ in range(inputs.shape[0])]
         for i, sample in enumerate(data_samples):
