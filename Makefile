@@ -3,8 +3,8 @@
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 PYTEST_ARGS ?=
-DEMO_CONFIG := configs/sak/sak_vit-tiny_synthetic-nyud.py
-DEMO_WORK_DIR := work_dirs/sak_vit-tiny_synthetic-nyud
+DEMO_CONFIG := configs/sak/sak_vit-tiny_1xb4-600it_synthetic-nyud-96x128.py
+DEMO_WORK_DIR := work_dirs/sak_vit-tiny_1xb4-600it_synthetic-nyud-96x128
 DEMO_DATA := data/synthetic_nyud
 export HF_HUB_OFFLINE := 1
 

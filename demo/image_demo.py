@@ -6,8 +6,10 @@ Writes ``<out-dir>/<name>.png`` (the panel: input | prediction per task) and
 
 Example::
 
-    python demo/image_demo.py demo/demo.png configs/sak/sak_vit-tiny_synthetic-nyud.py \
-        work_dirs/sak_vit-tiny_synthetic-nyud/iter_600.pth --out-dir vis --device cpu
+    python demo/image_demo.py demo/demo.png \
+        configs/sak/sak_vit-tiny_1xb4-600it_synthetic-nyud-96x128.py \
+        work_dirs/sak_vit-tiny_1xb4-600it_synthetic-nyud-96x128/iter_600.pth \
+        --out-dir vis --device cpu
 
 The checkpoint must fit the config's model exactly (see ``sakbox.apis.init_model``);
 ``--non-strict`` runs with what fits, after a warning.

@@ -15,10 +15,11 @@ stage-1 training instead of running the teachers at every step.
 
 Examples::
 
-    python tools/extract_teacher_features.py configs/sak/sak_vit-tiny_stage1_synthetic.py \
-        --out data/teacher_cache/sak_vit-tiny_stage1_synthetic --views 4
+    python tools/extract_teacher_features.py \
+        configs/sak/sak_vit-tiny_stage1_1xb16-30e_synthetic-nyud-96x128.py \
+        --out data/teacher_cache/sak_vit-tiny_stage1_1xb16-30e_synthetic-nyud-96x128 --views 4
     torchrun --nproc_per_node 8 tools/extract_teacher_features.py \
-        configs/sak/sak_vit-b_stage1_in1k.py --out data/teacher_cache/in1k_vit-b \
+        configs/sak/sak_vit-b_stage1_8xb16-30e_in1k-384x384.py --out data/teacher_cache/in1k_vit-b \
         --launcher pytorch
 """
 import argparse

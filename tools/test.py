@@ -9,7 +9,8 @@ runner setup is :mod:`sakbox.apis.runner`.
 
 Example::
 
-    python tools/test.py configs/sak/sak_vit-tiny_synthetic-nyud.py work_dirs/x/iter_600.pth
+    python tools/test.py configs/sak/sak_vit-tiny_1xb4-600it_synthetic-nyud-96x128.py \
+        work_dirs/x/iter_600.pth
     bash tools/dist_test.sh configs/sak_nyud.py ckpt.pth 8 --show-dir vis
 """
 import argparse

@@ -7,7 +7,7 @@ runner setup is :mod:`sakbox.apis.runner`.
 
 Example::
 
-    python tools/train.py configs/sak/sak_vit-tiny_synthetic-nyud.py
+    python tools/train.py configs/sak/sak_vit-tiny_1xb4-600it_synthetic-nyud-96x128.py
     bash tools/dist_train.sh configs/sak_nyud.py 8 --amp
 """
 import argparse

@@ -9,7 +9,7 @@ from sakbox.apis import init_model
 from sakbox.structures import MultiTaskDataSample
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_synthetic-nyud.py')
+CONFIG = osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_1xb4-600it_synthetic-nyud-96x128.py')
 
 
 def test_router_stats_means_over_batches():

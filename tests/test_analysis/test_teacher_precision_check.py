@@ -17,7 +17,7 @@ def test_bf16_targets_close_to_fp32(tmp_path, capsys):
     """The one smoke test of tools/analysis_tools/teacher_precision_check.py."""
     tool = load_tool('tools/analysis_tools/teacher_precision_check.py')
     out = tmp_path / 'prec.json'
-    res = tool.main([osp.join(ROOT, 'configs/sak/sak_vit-tiny_synthetic-nyud.py'),
+    res = tool.main([osp.join(ROOT, 'configs/sak/sak_vit-tiny_1xb4-600it_synthetic-nyud-96x128.py'),
                      '--shape', '64', '64', '--batch', '2', '--random-weights',
                      '--json', str(out)])
     rows = res['rows']

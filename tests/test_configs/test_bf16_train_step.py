@@ -15,8 +15,8 @@ from sakbox.utils.cli import load_config
 from sakbox.utils.pretrained import disable_pretrained
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-SAK = osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_synthetic-nyud.py')
-RADIO = osp.join(ROOT, 'configs', 'radio', 'radio_vit-tiny_synthetic.py')
+SAK = osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_1xb4-600it_synthetic-nyud-96x128.py')
+RADIO = osp.join(ROOT, 'configs', 'radio', 'radio_vit-tiny_1xb32-600it_synthetic-nyud-48x48.py')
 
 
 def _step(cfg, batch, bf16: bool):

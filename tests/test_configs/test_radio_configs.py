@@ -1,6 +1,5 @@
 """Every RADIO config parses and builds; the tiny ones compute PHI-S stats and train."""
 import copy
-import glob
 import os
 import os.path as osp
 import sys
@@ -14,9 +13,10 @@ from mmengine.registry import DefaultScope
 
 from sakbox.apis import prepare_model_cfg_for_test
 from sakbox.registry import MODELS
+from tests.fixtures.config_names import full_configs, parse_config_name
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'radio', '*.py')))
+CONFIGS = full_configs('configs/radio')
 FULL = [c for c in CONFIGS if 'tiny' not in c]
 TINY = [c for c in CONFIGS if 'tiny' in c]
 
@@ -58,9 +58,8 @@ def test_full_size_configs_build_for_test_on_meta(path):
     assert cfg.model.teachers.dinov2.with_summary and cfg.model.teachers.dinov2.final_norm
     assert 'TimmViTTeacher.summary_dim' in model.summary_width_source['dinov2']
     assert model.adaptors['dinov2'].feature_channels == 1536
-    width = dict(radio_vit_b=768, radio_vit_l=1024, eradio=768)
-    key = osp.basename(path).split('_in1k')[0].replace('-', '_')
-    assert model.student.embed_dim == width[key]
+    width = {'vit-b': 768, 'vit-l': 1024, 'eradio': 768}
+    assert model.student.embed_dim == width[parse_config_name(path)['backbone']]
     hooks = [h['type'] for h in cfg.custom_hooks]
     assert 'MultiResolutionHook' in hooks
     assert cfg.model.phi_s.stats.endswith('.pth')
@@ -192,7 +191,8 @@ def _reload_and_evaluate(cfg, trained, ckpt_path, tmp_path):
 
 def test_linear_probe_config_with_tiny_student_trains_only_the_heads():
     from sakbox.structures import MultiTaskDataSample
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'radio', 'radio_vit-b_linear-probe_nyud.py'))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'radio',
+                                   'radio_vit-b_1xb8-linear-probe-20k_nyud-448x576.py'))
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.student.update(arch=dict(embed_dim=32, depth=2, num_heads=2), max_img_size=64,
                              init_cfg=None)

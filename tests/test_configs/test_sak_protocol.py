@@ -6,7 +6,6 @@ PadImage(INPUT_SIZE) centred; val / test = Normalize -> PadImage centred; the mo
 runs at exactly INPUT_SIZE (NYUD 448x576, PASCAL 512x512) and predictions are cropped
 back before the meters. In sakbox normalising and padding are the data preprocessor's.
 """
-import glob
 import os.path as osp
 
 import numpy as np
@@ -21,22 +20,24 @@ from sakbox.datasets.synthetic import generate_synthetic_dataset
 from sakbox.models.data_preprocessors import IMAGENET_MEAN, IMAGENET_STD
 from sakbox.registry import DATASETS, METRICS, MODELS
 from sakbox.utils import register_all_modules
+from tests.fixtures.config_names import full_configs
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-STAGE2 = sorted(c for c in glob.glob(osp.join(ROOT, 'configs', 'sak', '*.py'))
-                if 'stage1' not in c) + [osp.join(ROOT, 'configs', 'sak_nyud.py')]
+STAGE2 = [c for c in full_configs('configs/sak')
+          if 'stage1' not in c] + [osp.join(ROOT, 'configs', 'sak_nyud.py')]
 #: The official INPUT_SIZE (datasets/utils/configs.py) of each real dataset.
 INPUT_SIZE = dict(nyud=(448, 576), pascal=(512, 512))
 #: Test-time steps that leave the image geometry as it is.
 GEOMETRY_FREE = {'LoadImageFromFile', 'LoadMultiTaskAnnotations', 'AddIgnoreRegions',
                  'PackMultiTaskInputs'}
-TINY_NYUD = osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_synthetic-nyud.py')
+TINY_NYUD = osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_1xb4-600it_synthetic-nyud-96x128.py')
 
 
 def test_every_sak_stage2_config_is_checked():
     names = {osp.basename(c) for c in STAGE2}
-    assert {'sak_vit-b_nyud.py', 'sak_vit-b_pascal.py', 'sak_nyud.py',
-            'sak_vit-tiny_synthetic-nyud.py', 'sak_vit-tiny_synthetic-pascal.py'} <= names
+    assert {'sak_vit-b_8xb1-40k_nyud-448x576.py', 'sak_vit-b_8xb1-40k_pascal-context-512x512.py',
+            'sak_nyud.py', 'sak_vit-tiny_1xb4-600it_synthetic-nyud-96x128.py',
+            'sak_vit-tiny_1xb4-600it_synthetic-pascal-context-96x128.py'} <= names
 
 
 @pytest.mark.parametrize('path', STAGE2, ids=osp.basename)

@@ -9,8 +9,9 @@ from mmengine.config import Config
 from sakbox.datasets.synthetic import generate_synthetic_dataset
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_synthetic-nyud_radio-teacher.py')
-RADIO = osp.join(ROOT, 'configs', 'radio', 'radio_vit-tiny_synthetic.py')
+CONFIG = osp.join(ROOT, 'configs', 'sak',
+                  'sak_vit-tiny-radio-teacher_1xb4-600it_synthetic-nyud-96x128.py')
+RADIO = osp.join(ROOT, 'configs', 'radio', 'radio_vit-tiny_1xb32-600it_synthetic-nyud-48x48.py')
 
 
 def _train(cfg, work_dir, iters=2):

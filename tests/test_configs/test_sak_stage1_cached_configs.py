@@ -14,8 +14,10 @@ from sakbox.registry import MODELS, TRANSFORMS
 from sakbox.utils.cli import load_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-PAIRS = [('sak_vit-tiny_stage1_synthetic.py', 'sak_vit-tiny_stage1_synthetic_cached.py'),
-         ('sak_vit-b_stage1_in1k.py', 'sak_vit-b_stage1_in1k_cached.py')]
+PAIRS = [('sak_vit-tiny_stage1_1xb16-30e_synthetic-nyud-96x128.py',
+          'sak_vit-tiny_stage1_1xb16-cached-30e_synthetic-nyud-96x128.py'),
+         ('sak_vit-b_stage1_8xb16-30e_in1k-384x384.py',
+          'sak_vit-b_stage1_8xb16-cached-30e_in1k-384x384.py')]
 
 
 def _cfg(name):
@@ -46,7 +48,8 @@ def test_tiny_cached_config_trains_from_an_extracted_cache(tmp_path):
     generate_synthetic_dataset('nyud', str(data), num_train=3, num_val=1, size=(48, 64),
                                seed=0)
     cache = tmp_path / 'cache'
-    cfg_path = osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_stage1_synthetic_cached.py')
+    cfg_path = osp.join(ROOT, 'configs', 'sak',
+                        'sak_vit-tiny_stage1_1xb16-cached-30e_synthetic-nyud-96x128.py')
     init_default_scope('sakbox')
     stats = extract_teacher_features(
         load_config(cfg_path, {'train_dataloader.dataset.dataset.data_root': str(data)}),
@@ -70,7 +73,7 @@ def test_tiny_cached_config_trains_from_an_extracted_cache(tmp_path):
 
 
 def test_tiny_online_stage1_config_trains_a_step():
-    cfg = _cfg('sak_vit-tiny_stage1_synthetic.py')
+    cfg = _cfg('sak_vit-tiny_stage1_1xb16-30e_synthetic-nyud-96x128.py')
     init_default_scope('sakbox')
     model = MODELS.build(cfg.model)
     from mmengine.optim import build_optim_wrapper

@@ -22,9 +22,10 @@ from mmengine.optim.scheduler import CosineAnnealingLR, LinearLR
 from timm.scheduler.cosine_lr import CosineLRScheduler
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-STAGE1 = ['configs/sak/sak_vit-b_stage1_in1k.py', 'configs/sak/sak_vit-l_stage1_in1k.py',
-          'configs/sak/sak_vit-b_stage1_in1k_cached.py',
-          'configs/sak/sak_vit-tiny_stage1_synthetic.py',
+STAGE1 = ['configs/sak/sak_vit-b_stage1_8xb16-30e_in1k-384x384.py',
+          'configs/sak/sak_vit-l_stage1_8xb16-30e_in1k-384x384.py',
+          'configs/sak/sak_vit-b_stage1_8xb16-cached-30e_in1k-384x384.py',
+          'configs/sak/sak_vit-tiny_stage1_1xb16-30e_synthetic-nyud-96x128.py',
           'configs/_base_/schedules/schedule_cosine_30e.py']
 SCHEDULERS = dict(LinearLR=LinearLR, CosineAnnealingLR=CosineAnnealingLR)
 

@@ -8,7 +8,7 @@ from sakbox.analysis.eval_memory_benchmark import build_phase_model_cfg
 from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_synthetic-nyud.py')
+CONFIG = osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_1xb4-600it_synthetic-nyud-96x128.py')
 SMALL = ['--shape', '32', '48', '--batch-size', '1', '--repeat', '1', '--warmup', '0']
 
 

@@ -10,7 +10,7 @@ from sakbox.analysis.train_benchmark import PHASES, build_benchmark_cfg, synthet
 from tests.utils import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CFG = osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_synthetic-nyud.py')
+CFG = osp.join(ROOT, 'configs', 'sak', 'sak_vit-tiny_1xb4-600it_synthetic-nyud-96x128.py')
 # 32x48 crops (4x6 stem tokens) keep a step well under a second on one thread.
 SMALL = ['--cfg-options', 'crop_size=(32,48)', 'model.teachers.sam.long_side=48']
 

@@ -149,7 +149,7 @@ def test_demo_is_strict_unless_told(tmp_path):
 
     from sakbox.apis import init_model
 
-    config = 'configs/sak/sak_vit-tiny_synthetic-nyud.py'
+    config = 'configs/sak/sak_vit-tiny_1xb4-600it_synthetic-nyud-96x128.py'
     sd = init_model(config).state_dict()
     sd.pop('decode_heads.edge.last_conv.bias')
     ckpt = str(tmp_path / 'no_edge_bias.pth')

@@ -16,7 +16,7 @@ from sakbox.utils.cli import load_config
 from sakbox.utils.pretrained import disable_pretrained
 from tests.utils import free_port, run_tool
 
-CFG = 'configs/sak/sak_vit-tiny_synthetic-nyud.py'
+CFG = 'configs/sak/sak_vit-tiny_1xb4-600it_synthetic-nyud-96x128.py'
 
 
 @pytest.mark.dist

@@ -10,7 +10,7 @@ from sakbox.registry import MODELS
 from sakbox.utils import module_class_wrap_policy, register_all_modules
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-FSDP_CFG = osp.join(ROOT, 'configs', 'sak', 'sak_vit-l_nyud_fsdp.py')
+FSDP_CFG = osp.join(ROOT, 'configs', 'sak', 'sak_vit-l_8xb1-fsdp-40k_nyud-448x576.py')
 TOY_FSDP_CFG = osp.join(ROOT, 'tests', 'fixtures', 'configs', 'toy_fsdp.py')
 
 

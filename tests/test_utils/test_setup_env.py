@@ -6,7 +6,7 @@ from sakbox.utils import fit_dataloader_workers
 from sakbox.utils.cli import load_config
 from tests.utils import run_tool
 
-DEMO = 'configs/sak/sak_vit-tiny_synthetic-nyud.py'
+DEMO = 'configs/sak/sak_vit-tiny_1xb4-600it_synthetic-nyud-96x128.py'
 
 
 def _cfg(**loaders) -> Config:

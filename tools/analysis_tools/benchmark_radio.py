@@ -10,8 +10,10 @@ use ``torch.autocast`` in ``--dtype`` on the chosen device.
 
 Example (GPU)::
 
-    python tools/analysis_tools/benchmark_radio.py configs/radio/radio_vit-b_in1k.py \\
-        configs/radio/eradio_in1k.py --shape 448 448 --batch 16 --device cuda --out bench.json
+    python tools/analysis_tools/benchmark_radio.py \\
+        configs/radio/radio_vit-b_8xb32-300k_in1k-1024x1024.py \\
+        configs/radio/radio_eradio_8xb32-300k_in1k-1024x1024.py \\
+        --shape 448 448 --batch 16 --device cuda --out bench.json
 
 ``tools/analysis_tools/benchmark_model.py`` gives the same table on the CPU for SAK models.
 """

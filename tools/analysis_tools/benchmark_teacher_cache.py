@@ -3,7 +3,8 @@
 Examples::
 
     python tools/analysis_tools/benchmark_teacher_cache.py            # tiny + ViT-B stage 1
-    python tools/analysis_tools/benchmark_teacher_cache.py configs/sak/sak_vit-tiny_stage1_synthetic.py \
+    python tools/analysis_tools/benchmark_teacher_cache.py \
+        configs/sak/sak_vit-tiny_stage1_1xb16-30e_synthetic-nyud-96x128.py \
         --batch-size 16 --iters 5
 
 For each (online) stage-1 config (``sakbox.analysis.teacher_cache_benchmark``):
@@ -35,8 +36,8 @@ import torch  # noqa: E402
 from sakbox.analysis.teacher_cache_benchmark import benchmark  # noqa: E402
 from sakbox.utils.benchmark import format_table  # noqa: E402
 
-DEFAULT_CONFIGS = ['configs/sak/sak_vit-tiny_stage1_synthetic.py',
-                   'configs/sak/sak_vit-b_stage1_in1k.py']
+DEFAULT_CONFIGS = ['configs/sak/sak_vit-tiny_stage1_1xb16-30e_synthetic-nyud-96x128.py',
+                   'configs/sak/sak_vit-b_stage1_8xb16-30e_in1k-384x384.py']
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -12,8 +12,8 @@ per seed and then averaged; the reference's own spread shows the seed noise.
 Example::
 
     python tools/analysis_tools/compare_configs.py \\
-        configs/sak/sak_vit-tiny_synthetic-nyud.py \\
-        configs/sak/sak_vit-tiny_synthetic-nyud_light-head.py \\
+        configs/sak/sak_vit-tiny_1xb4-600it_synthetic-nyud-96x128.py \\
+        configs/sak/sak_vit-tiny-lighthead_1xb4-600it_synthetic-nyud-96x128.py \\
         --seeds 0 1 2 --work-dir work_dirs/compare_heads --skip-existing \\
         --json work_dirs/compare_heads/summary.json
 """

@@ -9,8 +9,9 @@ estimation is :func:`sakbox.models.adaptor_heads.teacher_phi_s_stats`.
 
 Example::
 
-    python tools/analysis_tools/compute_phi_s_stats.py configs/radio/radio_vit-b_in1k.py \\
-        --out work_dirs/phi_s/radio_vit-b_in1k.pth --num-batches 200
+    python tools/analysis_tools/compute_phi_s_stats.py \\
+        configs/radio/radio_vit-b_8xb32-300k_in1k-1024x1024.py \\
+        --out work_dirs/phi_s/radio_vit-b_8xb32-300k_in1k-1024x1024.pth --num-batches 200
 """
 import argparse
 import copy

@@ -2,7 +2,8 @@
 
 Example::
 
-    python tools/analysis_tools/knn_classify.py configs/radio/radio_vit-b_in1k.py \\
+    python tools/analysis_tools/knn_classify.py \\
+        configs/radio/radio_vit-b_8xb32-300k_in1k-1024x1024.py \\
         work_dirs/radio/iter_100000.pth --train-root data/imagenet/train \\
         --val-root data/imagenet/val --feature summary --k 20 --temperature 0.07
 """

@@ -19,9 +19,10 @@ reports: the exit code is 0 either way. The logic lives in
 
 Example::
 
-    python tools/test.py configs/sak/sak_vit-tiny_synthetic-nyud.py ckpt.pth --work-dir wd
+    python tools/test.py configs/sak/sak_vit-tiny_1xb4-600it_synthetic-nyud-96x128.py ckpt.pth \
+        --work-dir wd
     python tools/analysis_tools/trivial_baselines.py \
-        configs/sak/sak_vit-tiny_synthetic-nyud.py --metrics wd/metrics.json
+        configs/sak/sak_vit-tiny_1xb4-600it_synthetic-nyud-96x128.py --metrics wd/metrics.json
 """
 import argparse
 import os.path as osp

@@ -8,7 +8,7 @@ the nearest class wins.
 Example::
 
     python tools/analysis_tools/zero_shot_classify.py \\
-        configs/radio/radio_vit-b_in1k.py work_dirs/radio/iter_100000.pth \\
+        configs/radio/radio_vit-b_8xb32-300k_in1k-1024x1024.py work_dirs/radio/iter_100000.pth \\
         --data-root data/imagenet/val --classes imagenet \\
         --teacher clip --templates ensemble --img-size 224 --out zs.json
 """

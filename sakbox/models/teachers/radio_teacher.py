@@ -54,7 +54,8 @@ def _load_checkpoint(path: str) -> Tuple[dict, dict]:
         raise FileNotFoundError(
             f'RADIOTeacher: checkpoint {path} not found. Convert a release with '
             'tools/model_converters/radio_official_to_sakbox.py, or train one (e.g. '
-            '`python tools/train.py configs/radio/radio_vit-tiny_synthetic.py`)')
+            '`python tools/train.py '
+            'configs/radio/radio_vit-tiny_1xb32-600it_synthetic-nyud-48x48.py`)')
     ckpt = read_checkpoint(path)  # unreadable files: one message naming the file
     state = strip_wrapper_prefixes(extract_state_dict(ckpt))
     return state, dict(ckpt.get('meta') or {})

@@ -3,9 +3,10 @@
 # as a plain image folder (data/synthetic_nyud/images, 160 images of 96x128), with the
 # official stage-1 recipe (RandomResizedCrop + flip, 16 images per batch, AdamW lr 1e-3,
 # 30 epochs with 2 warm-up epochs then cosine; 300 iterations here). Online teachers;
-# sak_vit-tiny_stage1_synthetic_cached.py reads their features from a cache instead.
+# sak_vit-tiny_stage1_1xb16-cached-30e_synthetic-nyud-96x128.py reads their features from a
+# cache instead.
 #   python tools/dataset_converters/make_synthetic_scenes.py --layout nyud --out data/synthetic_nyud
-#   python tools/train.py configs/sak/sak_vit-tiny_stage1_synthetic.py
+#   python tools/train.py configs/sak/sak_vit-tiny_stage1_1xb16-30e_synthetic-nyud-96x128.py
 _base_ = [
     '../_base_/models/sak_vit-tiny.py', '../_base_/datasets/imagenet.py',
     '../_base_/default_runtime.py'
@@ -35,7 +36,7 @@ train_dataloader = dict(
     dataset=dict(data_root=data_root, data_prefix=dict(img_path='images'),
                  pipeline=train_pipeline))
 
-# The stage-1 schedule of sak_vit-b_stage1_in1k.py (official BB_s1.yml).
+# The stage-1 schedule of sak_vit-b_stage1_8xb16-30e_in1k-384x384.py (official BB_s1.yml).
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.01, betas=(0.9, 0.999)),

@@ -1,11 +1,12 @@
 # Dense linear probe of a trained RADIO ViT-B on NYUD-v2: the student is frozen (eval
 # mode, no gradients) and only a per-task linear head (BN + 1x1 conv on the last level,
 # LinearHead) is trained for semseg / depth / normals / edge. No teacher is involved.
-#   python tools/train.py configs/radio/radio_vit-b_linear-probe_nyud.py \
-#       --cfg-options model.student.init_cfg.checkpoint=work_dirs/radio_vit-b_in1k/iter_300000.pth
+#   python tools/train.py configs/radio/radio_vit-b_1xb8-linear-probe-20k_nyud-448x576.py \
+#       --cfg-options model.student.init_cfg.checkpoint=\
+#           work_dirs/radio_vit-b_8xb32-300k_in1k-1024x1024/iter_300000.pth
 # `prefix='student.'` takes the backbone of a RADIODistiller checkpoint. The student's
-# arguments must match the checkpoint: radio_vit-b_in1k.py has 2 summary tokens (clip,
-# dinov2; SAM has no summary target) padded with 6 registers. For a converted official
+# arguments must match the checkpoint: radio_vit-b_8xb32-300k_in1k-1024x1024.py has 2
+# summary tokens (clip, dinov2; SAM has no summary target) padded with 6 registers. For a converted official
 # checkpoint use the `student` printed by tools/model_converters/radio_official_to_sakbox.py.
 _base_ = ['../_base_/datasets/nyud.py', '../_base_/default_runtime.py']
 crop_size = (448, 576)
@@ -18,7 +19,8 @@ model = dict(
     student=dict(type='RADIOViT', arch='base', patch_size=16, max_img_size=2048,
                  register_multiple=8, num_cls_tokens=2, frozen=True,
                  init_cfg=dict(type='Pretrained', prefix='student.',
-                               checkpoint='work_dirs/radio_vit-b_in1k/iter_300000.pth')),
+                               checkpoint='work_dirs/radio_vit-b_8xb32-300k_in1k-1024x1024/'
+                               'iter_300000.pth')),
     teachers=None,
     distill_loss=None,
     decode_heads=dict(type='LinearHead', in_index=-1),

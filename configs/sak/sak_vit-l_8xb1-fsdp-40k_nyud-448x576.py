@@ -1,12 +1,12 @@
-# sak_vit-l_nyud.py trained with FSDP (MMEngine FlexibleRunner + FSDPStrategy): the
+# sak_vit-l_8xb1-40k_nyud-448x576.py trained with FSDP (MMEngine FlexibleRunner + FSDPStrategy): the
 # student's parameters, gradients and AdamW state are sharded over the GPUs; every
 # timm ViT block and every SAK bottleneck adapter is one FSDP unit (auto-wrap by class
 # name, sakbox.utils.fsdp.module_class_wrap_policy), the rest (patch embedding, norms,
 # routers, heads) lives in the root unit. See docs/distributed.md.
-#   bash tools/dist_train.sh configs/sak/sak_vit-l_nyud_fsdp.py 8
+#   bash tools/dist_train.sh configs/sak/sak_vit-l_8xb1-fsdp-40k_nyud-448x576.py 8
 # The frozen teachers are outside the model's module tree, so FSDP neither wraps nor
 # shards them: each GPU holds a full copy.
-_base_ = ['./sak_vit-l_nyud.py']
+_base_ = ['./sak_vit-l_8xb1-40k_nyud-448x576.py']
 runner_type = 'FlexibleRunner'
 strategy = dict(
     type='FSDPStrategy',

@@ -1,9 +1,11 @@
-# CPU demo of E-RADIO: radio_vit-tiny_synthetic.py with a tiny ERADIO student at 64 px
+# CPU demo of E-RADIO: radio_vit-tiny_1xb32-600it_synthetic-nyud-48x48.py with a tiny ERADIO
+# student at 64 px
 # (E-RADIO needs multiples of 32; its features are on a stride-16 grid).
-#   python tools/analysis_tools/compute_phi_s_stats.py configs/radio/eradio-tiny_synthetic.py \
+#   python tools/analysis_tools/compute_phi_s_stats.py \
+#       configs/radio/radio_eradio-tiny_1xb32-600it_synthetic-nyud-64x64.py \
 #       --out work_dirs/phi_s/radio-tiny_synthetic-64.pth --num-batches 20
-#   python tools/train.py configs/radio/eradio-tiny_synthetic.py
-_base_ = ['./radio_vit-tiny_synthetic.py']
+#   python tools/train.py configs/radio/radio_eradio-tiny_1xb32-600it_synthetic-nyud-64x64.py
+_base_ = ['./radio_vit-tiny_1xb32-600it_synthetic-nyud-48x48.py']
 img_size = 64
 tiny_clip = dict(embed_dim=32, vision_cfg=dict(image_size=img_size, layers=2, width=64,
                                                patch_size=8, head_width=32),

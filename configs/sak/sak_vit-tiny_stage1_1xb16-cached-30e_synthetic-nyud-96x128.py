@@ -1,11 +1,12 @@
-# sak_vit-tiny_stage1_synthetic.py with cached teacher features (offline distillation):
-# the teachers are not built; TeacherFeatureCacheDataset serves, for one of K fixed views
+# sak_vit-tiny_stage1_1xb16-30e_synthetic-nyud-96x128.py with cached teacher features (offline
+# distillation): the teachers are not built; TeacherFeatureCacheDataset serves, for one of K fixed views
 # of each image, the crop the teachers saw (SeededViewCrop) and their fp16 features.
 # Extract once, then train (see docs/teacher_cache.md):
-#   python tools/extract_teacher_features.py configs/sak/sak_vit-tiny_stage1_synthetic_cached.py --views 4
-#   python tools/train.py configs/sak/sak_vit-tiny_stage1_synthetic_cached.py
-_base_ = ['./sak_vit-tiny_stage1_synthetic.py']
-cache_dir = 'data/teacher_cache/sak_vit-tiny_stage1_synthetic'
+#   python tools/extract_teacher_features.py \
+#       configs/sak/sak_vit-tiny_stage1_1xb16-cached-30e_synthetic-nyud-96x128.py --views 4
+#   python tools/train.py configs/sak/sak_vit-tiny_stage1_1xb16-cached-30e_synthetic-nyud-96x128.py
+_base_ = ['./sak_vit-tiny_stage1_1xb16-30e_synthetic-nyud-96x128.py']
+cache_dir = 'data/teacher_cache/sak_vit-tiny_stage1_1xb16-30e_synthetic-nyud-96x128'
 model = dict(build_teachers=False)
 train_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -15,9 +15,10 @@
 # the teacher's grid; teacher features standardised with PHI-S.
 #
 # 1) PHI-S statistics (once; teachers only, a few hundred batches are plenty):
-#   python tools/analysis_tools/compute_phi_s_stats.py configs/radio/radio_vit-b_in1k.py \
+#   python tools/analysis_tools/compute_phi_s_stats.py \
+#       configs/radio/radio_vit-b_8xb32-300k_in1k-1024x1024.py \
 #       --out work_dirs/phi_s/radio_in1k_teachers.pth --num-batches 200
-# 2) Train:  bash tools/dist_train.sh configs/radio/radio_vit-b_in1k.py 8
+# 2) Train:  bash tools/dist_train.sh configs/radio/radio_vit-b_8xb32-300k_in1k-1024x1024.py 8
 # Schedule: our choice for an ImageNet-1k budget (AdamW 1e-3, wd 0.02, 8 x 32 images,
 # 300k iterations, 5k warm-up + cosine); the paper trains longer on DataComp-1B.
 _base_ = ['../_base_/datasets/imagenet.py', '../_base_/default_runtime.py']

@@ -3,9 +3,10 @@
 # on random crops of the synthetic scene images, at 32 or 48 px per batch (CPE + summary
 # tokens + PHI-S, as the full configs). A few minutes on 2 CPU cores:
 #   python tools/dataset_converters/make_synthetic_scenes.py --layout nyud --out data/synthetic_nyud
-#   python tools/analysis_tools/compute_phi_s_stats.py configs/radio/radio_vit-tiny_synthetic.py \
+#   python tools/analysis_tools/compute_phi_s_stats.py \
+#       configs/radio/radio_vit-tiny_1xb32-600it_synthetic-nyud-48x48.py \
 #       --out work_dirs/phi_s/radio-tiny_synthetic.pth --num-batches 20
-#   python tools/train.py configs/radio/radio_vit-tiny_synthetic.py
+#   python tools/train.py configs/radio/radio_vit-tiny_1xb32-600it_synthetic-nyud-48x48.py
 # (tools/analysis_tools/radio_distill_check.py measures the same kind of run on held-out
 # photos.) Teachers are random, so nothing here means anything beyond "it learns".
 _base_ = ['../_base_/default_runtime.py']

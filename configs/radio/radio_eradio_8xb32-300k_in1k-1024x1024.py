@@ -1,8 +1,8 @@
 # E-RADIO: the efficient hybrid student (conv stages at strides 4/8, multi-resolution
 # windowed-attention stages at 16/32, a stride-16 neck), with the teachers, losses, PHI-S
-# and schedule of radio_vit-b_in1k.py. Inputs must be multiples of 32.
-#   bash tools/dist_train.sh configs/radio/eradio_in1k.py 8
-_base_ = ['./radio_vit-b_in1k.py']
+# and schedule of radio_vit-b_8xb32-300k_in1k-1024x1024.py. Inputs must be multiples of 32.
+#   bash tools/dist_train.sh configs/radio/radio_eradio_8xb32-300k_in1k-1024x1024.py 8
+_base_ = ['./radio_vit-b_8xb32-300k_in1k-1024x1024.py']
 img_size = (1024, 1024)  # loaded crops (SAM's 1024 px pass); the low-res pass: 256-512
 model = dict(
     student=dict(_delete_=True, type='ERADIO', dim=128, stem_dim=64, depths=(2, 3, 6, 4),
