@@ -12,6 +12,9 @@ imported by the rest of the package, so importing :mod:`sakbox` stays light):
 * :mod:`.teacher_precision_check` — ``teacher_precision_check.py`` (bf16/fp16 vs fp32 targets)
 * :mod:`.radio_distill_check` — ``radio_distill_check.py`` (a reduced RADIO distillation)
 * :mod:`.router_stats` — ``router_stats.py`` (MoR router weights over a dataset)
+* :mod:`.model_complexity` — ``get_flops.py`` (parameters and FLOPs per top-level submodule)
+* :mod:`.dataset_browser` — ``browse_dataset.py`` (pipeline output drawn with every task's GT)
+* :mod:`.log_analysis` — ``analyze_logs.py`` (curves and training time of ``scalars.json``)
 
 Shared measuring helpers (timing, FLOPs, peak memory, tables) live in
 :mod:`sakbox.utils.benchmark`.
