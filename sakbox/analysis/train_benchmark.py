@@ -280,7 +280,8 @@ def benchmark_precision(cfg: Config, precision: str, device: torch.device, iters
     model, optim_wrapper = build_model_and_optim(cfg, device)
     root = dataset_root(cfg)
     use_synthetic = synthetic or root is None or not osp.exists(root)
-    result: Dict[str, object] = dict(precision=precision, batch_size=batch_size,
+    params = sum(p.numel() for n, p in model.named_parameters() if not n.startswith('teachers.'))
+    result: Dict[str, object] = dict(precision=precision, batch_size=batch_size, params=params,
                                      optim_wrapper=cfg.optim_wrapper.get('type', 'OptimWrapper'),
                                      synthetic=use_synthetic)
     if 'teacher_precision' in cfg.model:
