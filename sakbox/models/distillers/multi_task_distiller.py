@@ -261,6 +261,10 @@ class MultiTaskDistiller(BaseDistiller):
             feats = levels[task]
             out = head(feats, input_size=input_size) if self._takes_size[(key, task)] \
                 else head(feats)
+            if not isinstance(out, Tensor):
+                raise TypeError(f'{key}.{task} ({type(head).__name__}) returned '
+                                f'{type(out).__name__}, not logits (B, K, h, w); heads with '
+                                'several outputs (e.g. mmseg DAHead) are not supported')
             logits[task] = resize_logits(out, input_size, self.align_corners)
         return logits
 

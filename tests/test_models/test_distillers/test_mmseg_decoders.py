@@ -153,3 +153,12 @@ def test_state_dict_keys_and_strict_round_trip():
 def test_config_errors(change, exc, match):
     with pytest.raises(exc, match=match):
         MODELS.build(sak_cfg(build_teachers=False, **change))
+
+
+def test_head_with_several_outputs_is_refused_at_its_first_forward():
+    model = build(tasks=('semseg', ), decode_heads=dict(type='mmseg.DAHead', channels=8,
+                                                        pam_channels=4), build_teachers=False)
+    inputs, _ = make_batch(tasks=('semseg', ))
+    with pytest.raises(TypeError, match=r'decode_heads.semseg \(DAHead\) returned tuple, not '
+                                        r'logits \(B, K, h, w\)'):
+        model(inputs, mode='tensor')
