@@ -147,7 +147,6 @@ def make_mmcv_ops_shim(mmcv_dir: Optional[str] = None) -> types.ModuleType:
     setattr(shim, _MARKER, True)
     point_sample = _load_point_sample_module(
         osp.join(ops_dir, 'point_sample.py') if ops_dir else None)
-    real = {}
     if point_sample is not None:
         real = {n: getattr(point_sample, n) for n in
                 ('point_sample', 'rel_roi_point_to_rel_img_point', 'SimpleRoIAlign')

@@ -59,7 +59,7 @@ def test_mmseg_head_gets_the_widths_its_in_index_selects(cfg, in_channels):
     assert head.num_classes == head.out_channels == 3
     # nested defaults were built in mmseg's scope, not looked up in sakbox's registry
     assert type(head.loss_decode).__module__.startswith('mmseg.')
-    feats = [torch.randn(2, c, 8 // 2 ** i + 2, 8 // 2 ** i + 2) for i, c in enumerate((8, 16, 24, 32))]
+    feats = [torch.randn(2, c, 10 - 2 * i, 10 - 2 * i) for i, c in enumerate((8, 16, 24, 32))]
     assert head(feats).shape[:2] == (2, 3)
 
 
