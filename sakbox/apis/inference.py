@@ -17,6 +17,7 @@ from sakbox.registry import MODELS
 from sakbox.structures import MultiTaskDataSample
 from sakbox.utils.checkpoint import read_checkpoint
 from sakbox.utils.eval_model_cfg import prepare_model_cfg_for_test
+from sakbox.utils.mmcv_ops_shim import apply_mmcv_ops_shim
 from sakbox.utils.renamed_types import check_renamed_types
 from sakbox.utils.state_dict_fit import StateDictFit, load_state_dict_checked
 
@@ -83,6 +84,9 @@ def init_model(config: Union[str, Path, Config],
 
     Returns:
         nn.Module: The model in eval mode, with the config as ``model.cfg``.
+
+    A config with ``mmcv_ops_shim = True`` gets the mmcv.ops shim installed
+    before the model is built (mmseg heads with mmcv-lite, docs/decoders.md).
     """
     if isinstance(config, (str, Path)):
         cfg = Config.fromfile(str(config))
@@ -94,6 +98,7 @@ def init_model(config: Union[str, Path, Config],
         cfg.merge_from_dict(cfg_options)
     check_renamed_types(cfg, str(config) if isinstance(config, (str, Path)) else 'the config')
     prepare_model_cfg_for_test(cfg.model, checkpoint is not None)
+    apply_mmcv_ops_shim(cfg)
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'sakbox')):
         model = MODELS.build(cfg.model)
     if checkpoint is not None:

@@ -7,6 +7,7 @@ from .checkpoint import (
     read_checkpoint,
 )
 from .fsdp import module_class_wrap_policy
+from .mmcv_ops_shim import apply_mmcv_ops_shim, install_mmcv_ops_shim
 from .setup_env import (
     adapt_cfg_to_device,
     enable_amp,
@@ -29,4 +30,4 @@ __all__ = ['adapt_cfg_to_device', 'enable_amp', 'fit_dataloader_workers', 'init_
            'CheckpointMismatchError', 'CheckpointNotFoundError', 'check_checkpoint_file',
            'read_checkpoint', 'StateDictFit', 'compare_state_dict', 'extract_state_dict',
            'load_state_dict_checked', 'load_state_dict_file', 'load_state_dict_strict',
-           'strip_wrapper_prefixes']
+           'strip_wrapper_prefixes', 'install_mmcv_ops_shim', 'apply_mmcv_ops_shim']

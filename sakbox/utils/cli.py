@@ -8,6 +8,7 @@ from typing import Any, Callable, List, Optional
 from mmengine.config import Config, DictAction
 
 from .checkpoint import CheckpointError, check_checkpoint_file, is_url
+from .mmcv_ops_shim import apply_mmcv_ops_shim
 from .renamed_types import check_renamed_types
 from .setup_env import fit_dataloader_workers
 
@@ -72,7 +73,10 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """Load a config file and merge ``--cfg-options`` into it.
 
     Dataloaders left with ``num_workers=0`` get ``persistent_workers=False``
-    (:func:`~sakbox.utils.fit_dataloader_workers`).
+    (:func:`~sakbox.utils.fit_dataloader_workers`). A config that opts in with
+    ``mmcv_ops_shim = True`` gets the mmcv.ops shim installed, so that the tools
+    which build its model from here can build mmseg heads
+    (:func:`~sakbox.utils.mmcv_ops_shim.apply_mmcv_ops_shim`).
 
     Args:
         path: The config file.
@@ -92,6 +96,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     check_renamed_types(cfg, path)
+    apply_mmcv_ops_shim(cfg)
     return fit_dataloader_workers(cfg)
 
 

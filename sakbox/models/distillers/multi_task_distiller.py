@@ -1,5 +1,4 @@
 """Stage 2 of SAK: multi-task learning with multi-teacher distillation."""
-import copy
 import inspect
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -12,6 +11,9 @@ from torch import Tensor
 from sakbox.registry import MODELS
 from sakbox.structures import MultiTaskDataSample, image_region
 
+from ..decoders.component_cfg import select_task_cfg, student_levels
+from ..decoders.head_builder import auxiliary_loss_weights, build_task_head
+from ..decoders.neck_builder import build_necks
 from ..utils import TASK_POSTPROCESS, postprocess_logits, resize_logits, stack_task_gt
 from .base_distiller import BaseDistiller, ConfigType
 from .expert_order import ExpertOrder, align_expert_order, fill_expert_order
@@ -23,7 +25,9 @@ class MultiTaskDistiller(BaseDistiller):
 
     ``loss``: ``sum_t w_t * L_t + alpha * sum_{teacher, level} L_distill``
     returned as a flat dict (``loss_<task>`` already weighted by the task
-    loss's ``loss_weight``; ``loss_distill_<teacher>_l<level>`` by alpha).
+    loss's ``loss_weight``; ``loss_distill_<teacher>_l<level>`` by alpha;
+    ``loss_<task>_aux`` for a task with an auxiliary head: the same task loss
+    on that head's logits, times ``auxiliary_loss_weight``).
     ``predict``: per-task predictions at each sample's ``ori_shape`` (the
     ``img_shape`` region at ``pad_offset`` cropped out of the padded logits,
     then bilinear resize of the logits).
@@ -33,13 +37,22 @@ class MultiTaskDistiller(BaseDistiller):
     :attr:`last_router_weights` (``{'<task>.level<i>': (B, 1 + T)}``, experts
     in :attr:`expert_names` order) for :class:`RouterStatsHook`.
 
+    Decoders (docs/decoders.md): per task, the student's levels go through
+    the task's neck (if any), then its decode head (and auxiliary head).
+    Heads and necks are sakbox components or mmseg ones (``type='mmseg.UPerHead'``,
+    built in mmseg's scope; with mmcv-lite they need ``mmcv_ops_shim = True``).
+
     Args:
         student (dict): Stem config (e.g. ``SAKViT``); ``teacher_dims`` and
             ``tasks`` are filled in.
         decode_heads (dict): One head config for every task, or a dict
-            ``{task: head config}``. ``num_classes`` is filled from
-            ``task_channels``; ``in_channels`` (and ``num_levels``) from the
-            stem's ``embed_dims`` (``out_indices``) when missing.
+            ``{task: head config}``. Filled in when the head accepts them and
+            they are missing: ``num_classes`` from ``task_channels``;
+            ``in_channels`` from the widths of the levels it receives (the
+            stem's ``embed_dims``, or the neck's ``out_channels``): an int, or
+            for an mmseg head the width(s) its ``in_index`` selects;
+            ``num_levels``. A head's own ``loss_decode`` is refused: every loss
+            comes from ``task_losses``.
         task_losses (Dict[str, dict]): ``{task: loss config}`` with the task's
             weight as ``loss_weight``.
         tasks (Sequence[str]): Tasks to learn, e.g. ``['semseg', 'depth']``.
@@ -63,6 +76,15 @@ class MultiTaskDistiller(BaseDistiller):
             runs on sliding windows of the padded input and averages the logits
             where they overlap (see :class:`BaseDistiller`). ``tensor`` mode is
             always whole.
+        neck (dict, optional): A config with ``type`` (one module shared by
+            every task, applied to each task's levels, e.g. mmseg's
+            ``MultiLevelNeck``), or ``{task: config}`` (tasks not listed get
+            none). ``in_channels`` is filled in when missing.
+        auxiliary_heads (Dict[str, dict], optional): ``{task: head config}``
+            (built like ``decode_heads``, e.g. ``mmseg.FCNHead`` with
+            ``in_index=2``), used only by ``loss``.
+        auxiliary_loss_weight (float | Dict[str, float]): Weight of each
+            auxiliary loss, or one per task (tasks left out: 0.4). Default: 0.4.
         init_cfg (dict | list, optional): MMEngine init config.
     """
 
@@ -85,6 +107,9 @@ class MultiTaskDistiller(BaseDistiller):
                  teacher_precision: str = 'auto',
                  align_corners: bool = False,
                  test_cfg: Optional[dict] = None,
+                 neck: Optional[dict] = None,
+                 auxiliary_heads: Optional[Dict[str, dict]] = None,
+                 auxiliary_loss_weight: Union[float, Dict[str, float]] = 0.4,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(student=student, teachers=teachers, distill_loss=distill_loss,
                          distill_weight=distill_weight,
@@ -103,11 +128,7 @@ class MultiTaskDistiller(BaseDistiller):
         # Saved with the weights: a config written back sorted re-orders the teachers.
         self.expert_order = ExpertOrder(self.teacher_names)
 
-        self.decode_heads = nn.ModuleDict(
-            {t: MODELS.build(self._head_cfg(decode_heads, t)) for t in self.tasks})
-        self._head_takes_size = {
-            t: 'input_size' in inspect.signature(h.forward).parameters
-            for t, h in self.decode_heads.items()}
+        self._build_decoders(decode_heads, neck, auxiliary_heads, auxiliary_loss_weight)
         self.task_losses = nn.ModuleDict({t: MODELS.build(task_losses[t]) for t in self.tasks})
         self.last_router_weights: Dict[str, Tensor] = {}
 
@@ -131,37 +152,39 @@ class MultiTaskDistiller(BaseDistiller):
             raise KeyError(f'task_losses has entries for tasks not in `tasks`: {sorted(extra)}')
         return tasks
 
-    def _head_cfg(self, decode_heads: dict, task: str) -> dict:
-        if 'type' in decode_heads:
-            cfg = copy.deepcopy(dict(decode_heads))
-        elif task in decode_heads:
-            cfg = copy.deepcopy(dict(decode_heads[task]))
-        else:
-            raise KeyError(f'decode_heads has no config for task {task!r}; give one shared '
-                           f'head config (with `type`) or one per task ({sorted(decode_heads)})')
-        channels = self.task_channels[task]
-        if cfg.get('num_classes', channels) != channels:
-            raise ValueError(f'decode head of task {task!r} has num_classes='
-                             f'{cfg["num_classes"]} but task_channels[{task!r}]={channels}')
-        cfg['num_classes'] = channels
-        if 'in_channels' not in cfg:
-            cfg['in_channels'] = self._stem_width(task)
-        if 'num_levels' not in cfg and hasattr(self.student, 'out_indices'):
-            cfg['num_levels'] = len(self.student.out_indices)
-        return cfg
+    def _build_decoders(self, decode_heads: dict, neck: Optional[dict],
+                        auxiliary_heads: Optional[Dict[str, dict]],
+                        auxiliary_loss_weight: Union[float, Dict[str, float]]) -> None:
+        """Necks, decode heads and auxiliary heads (``neck`` / ``necks`` /
+        ``auxiliary_heads`` are None when not configured: checkpoint keys as before)."""
+        self.neck, self.necks, levels = build_necks(neck, self.tasks,
+                                                    student_levels(self.student))
 
-    def _stem_width(self, task: str) -> int:
-        """The stem's task-feature width (``embed_dims``: int or one per level)."""
-        width = getattr(self.student, 'embed_dims', getattr(self.student, 'embed_dim', None))
-        if isinstance(width, (list, tuple)):
-            if len(set(width)) != 1:
-                raise ValueError(f'the stem levels have different widths {list(width)}; give '
-                                 f'decode head of task {task!r} an explicit `in_channels`')
-            width = width[0]
-        if width is None:
-            raise KeyError(f'decode head of task {task!r} needs `in_channels` (the stem '
-                           'exposes no `embed_dims`)')
-        return int(width)
+        def heads(cfgs: dict, key: str, required: bool) -> nn.ModuleDict:
+            built = nn.ModuleDict()
+            for t in self.tasks:
+                cfg = select_task_cfg(cfgs, t, key, required=required)
+                if cfg is not None:
+                    built[t] = build_task_head(cfg, task=t, num_classes=self.task_channels[t],
+                                               levels=levels[t], where=f'{key}.{t}')
+            return built
+
+        self.decode_heads = heads(decode_heads, 'decode_heads', required=True)
+        self.auxiliary_heads = None
+        self.auxiliary_loss_weights: Dict[str, float] = {}
+        if auxiliary_heads:
+            unknown = sorted(set(auxiliary_heads) - set(self.tasks))
+            if 'type' in auxiliary_heads or unknown:
+                raise KeyError(f'auxiliary_heads must be {{task: head config}} for tasks in '
+                               f'{self.tasks}, got keys {sorted(auxiliary_heads)}')
+            self.auxiliary_heads = heads(auxiliary_heads, 'auxiliary_heads', required=False)
+            self.auxiliary_loss_weights = auxiliary_loss_weights(
+                auxiliary_loss_weight, list(self.auxiliary_heads))
+        self._takes_size = {
+            (key, t): 'input_size' in inspect.signature(h.forward).parameters
+            for key, hs in (('decode_heads', self.decode_heads),
+                            ('auxiliary_heads', self.auxiliary_heads or {}))
+            for t, h in hs.items()}
 
     def fill_state_dict_defaults(self, state_dict: dict) -> None:
         """Give a checkpoint from before the expert order was saved the config's order.
@@ -216,9 +239,45 @@ class MultiTaskDistiller(BaseDistiller):
             for k, w in out.get('router_weights', {}).items())
         return out
 
+    def task_levels(self, task_feats: Dict[str, Sequence[Tensor]]
+                    ) -> Dict[str, Sequence[Tensor]]:
+        """Per task, the levels its heads receive (after the task's neck, if any).
+
+        Args:
+            task_feats (Dict[str, Sequence[Tensor]]): Per task, the student's levels.
+
+        Returns:
+            Dict[str, Sequence[Tensor]]: Per task, the heads' input levels.
+        """
+        levels = OrderedDict()
+        for task in self.tasks:
+            if task not in task_feats:
+                raise KeyError(f'the student returned no features for task {task!r}; it has '
+                               f'{sorted(task_feats)}')
+            neck = self.neck
+            if neck is None and self.necks is not None and task in self.necks:
+                neck = self.necks[task]
+            levels[task] = task_feats[task] if neck is None else list(neck(task_feats[task]))
+        return levels
+
+    def _run_heads(self, key: str, levels: Dict[str, Sequence[Tensor]],
+                   input_size: Tuple[int, int]) -> Dict[str, Tensor]:
+        """Run the heads of ``key`` (decode / auxiliary) and resize their logits."""
+        logits = OrderedDict()
+        for task, head in getattr(self, key).items():
+            feats = levels[task]
+            out = head(feats, input_size=input_size) if self._takes_size[(key, task)] \
+                else head(feats)
+            if not isinstance(out, Tensor):
+                raise TypeError(f'{key}.{task} ({type(head).__name__}) returned '
+                                f'{type(out).__name__}, not logits (B, K, h, w); heads with '
+                                'several outputs (e.g. mmseg DAHead) are not supported')
+            logits[task] = resize_logits(out, input_size, self.align_corners)
+        return logits
+
     def decode(self, task_feats: Dict[str, Sequence[Tensor]],
                input_size: Tuple[int, int]) -> Dict[str, Tensor]:
-        """Run every head and resize its logits to ``input_size``.
+        """Run every task's neck and decode head and resize its logits to ``input_size``.
 
         Args:
             task_feats (Dict[str, Sequence[Tensor]]): Per task, its levels.
@@ -227,17 +286,7 @@ class MultiTaskDistiller(BaseDistiller):
         Returns:
             Dict[str, Tensor]: Per task, logits (B, K_t, H, W).
         """
-        logits = OrderedDict()
-        for task in self.tasks:
-            if task not in task_feats:
-                raise KeyError(f'the student returned no features for task {task!r}; it has '
-                               f'{sorted(task_feats)}')
-            head = self.decode_heads[task]
-            feats = task_feats[task]
-            out = head(feats, input_size=input_size) if self._head_takes_size[task] \
-                else head(feats)
-            logits[task] = resize_logits(out, input_size, self.align_corners)
-        return logits
+        return self._run_heads('decode_heads', self.task_levels(task_feats), input_size)
 
     def _forward(self, inputs: Tensor, data_samples=None) -> Dict[str, Tensor]:
         """Raw per-task logits (B, K_t, H, W) at the input size."""
@@ -252,17 +301,23 @@ class MultiTaskDistiller(BaseDistiller):
             data_samples (List[MultiTaskDataSample]): With ``gt_<task>``.
 
         Returns:
-            Dict[str, Tensor]: ``loss_<task>`` and ``loss_distill_<teacher>_l<i>``.
+            Dict[str, Tensor]: ``loss_<task>``, ``loss_<task>_aux`` (tasks with an
+            auxiliary head) and ``loss_distill_<teacher>_l<i>``.
         """
         if data_samples is None:
             raise ValueError('MultiTaskDistiller.loss needs data_samples with ground truth')
         size = tuple(inputs.shape[-2:])
         out = self.extract_feat(inputs)
-        logits = self.decode(out['task_feats'], size)
+        levels = self.task_levels(out['task_feats'])
+        logits = self._run_heads('decode_heads', levels, size)
+        aux = self._run_heads('auxiliary_heads', levels, size) if self.auxiliary_heads else {}
         losses = OrderedDict()
         for task in self.tasks:
             gt = stack_task_gt(data_samples, task, size).to(inputs.device)
             losses[f'loss_{task}'] = self.task_losses[task](logits[task], gt)
+            if task in aux:
+                losses[f'loss_{task}_aux'] = (self.auxiliary_loss_weights[task]
+                                              * self.task_losses[task](aux[task], gt))
         if self.teacher_names and self.distill_weight > 0:
             losses.update(self.distill_losses(out['distill'],
                                               self.get_teacher_feats(inputs, data_samples)))
