@@ -307,6 +307,10 @@ class MultiTaskDistiller(BaseDistiller):
         if data_samples is None:
             raise ValueError('MultiTaskDistiller.loss needs data_samples with ground truth')
         size = tuple(inputs.shape[-2:])
+        # Teachers first, as the official step: their activations are freed before the
+        # student's (kept for backward) build up, which lowers the step's peak memory.
+        distill = self.teacher_names and self.distill_weight > 0
+        teacher_feats = self.get_teacher_feats(inputs, data_samples) if distill else None
         out = self.extract_feat(inputs)
         levels = self.task_levels(out['task_feats'])
         logits = self._run_heads('decode_heads', levels, size)
@@ -318,9 +322,8 @@ class MultiTaskDistiller(BaseDistiller):
             if task in aux:
                 losses[f'loss_{task}_aux'] = (self.auxiliary_loss_weights[task]
                                               * self.task_losses[task](aux[task], gt))
-        if self.teacher_names and self.distill_weight > 0:
-            losses.update(self.distill_losses(out['distill'],
-                                              self.get_teacher_feats(inputs, data_samples)))
+        if distill:
+            losses.update(self.distill_losses(out['distill'], teacher_feats))
         return losses
 
     @torch.no_grad()

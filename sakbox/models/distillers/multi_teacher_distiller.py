@@ -103,9 +103,13 @@ class MultiTeacherDistiller(BaseDistiller):
         return self.student(inputs)['distill']
 
     def loss(self, inputs: Tensor, data_samples: Optional[List] = None) -> Dict[str, Tensor]:
-        """Distillation losses ``loss_distill_<teacher>_l<level>``."""
-        return self.distill_losses(self.extract_feat(inputs),
-                                   self.get_teacher_feats(inputs, data_samples))
+        """Distillation losses ``loss_distill_<teacher>_l<level>``.
+
+        The teachers run before the student, so that their activations are freed
+        before the student's (kept for backward) build up.
+        """
+        teacher_feats = self.get_teacher_feats(inputs, data_samples)
+        return self.distill_losses(self.extract_feat(inputs), teacher_feats)
 
     @torch.no_grad()
     def predict(self, inputs: Tensor, data_samples: Optional[List] = None) -> List:

@@ -407,17 +407,20 @@ class RADIODistiller(BaseDistiller):
             key = (None if opt['student_input_size'] is None
                    else (to_hw(opt['student_input_size'], 'student_input_size'), opt['student_batch']))
             groups.setdefault(key, []).append(name)
-        passes = {}
-        for key, names in groups.items():
-            x = inputs if key is None else self._student_pass_inputs(loaded, *key)
-            passes[key] = (x, self.extract_feat(x, names=names))
+        # Every teacher's targets before any student pass: the teachers' activations are
+        # freed before the student's (kept for backward) build up.
+        pass_inputs = {key: inputs if key is None else self._student_pass_inputs(loaded, *key)
+                       for key in groups}
+        targets = {name: self.teacher_targets(name, pass_inputs[key])
+                   for key, names in groups.items() for name in names}
+        passes = {key: self.extract_feat(pass_inputs[key], names=names)
+                  for key, names in groups.items()}
         losses = OrderedDict()
         for name in self.teacher_names:
             opt = self.options[name]
             key = next(k for k, v in groups.items() if name in v)
-            x, out = passes[key]
             weight = self.distill_weight * self.teacher_loss_weights.get(name, 1.0)
-            tgt, pred = self.teacher_targets(name, x), out['adaptors'][name]
+            tgt, pred = targets[name], passes[key]['adaptors'][name]
             if opt['summary']:
                 losses[f'loss_summary_{name}'] = weight * opt['summary_weight'] * \
                     self.summary_loss(pred['summary'], tgt['summary'])
