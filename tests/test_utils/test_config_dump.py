@@ -9,7 +9,7 @@ from sakbox.utils.config_dump import save_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = ['configs/sak/sak_vit-tiny_synthetic-nyud.py', 'configs/sak/sak_vit-b_pascal.py',
-           'configs/radio/radio_vit-tiny_synthetic.py', 'tests/fixtures/configs/toy_iter.py']
+           'configs/radio/radio_vit-tiny_1xb32-600it_synthetic-nyud-48x48.py', 'tests/fixtures/configs/toy_iter.py']
 
 
 def _lists(obj):
