@@ -14,7 +14,6 @@ levels, as in :mod:`sakbox.converters.radio_official`:
 * :func:`convert_sak_official_file` does both and writes the result, which
   loads with ``torch.load(weights_only=True)``.
 """
-import hashlib
 import os
 import os.path as osp
 from collections import OrderedDict
@@ -24,6 +23,7 @@ import torch
 from torch import Tensor
 
 from sakbox.utils.checkpoint import CheckpointError, read_checkpoint
+from sakbox.utils.publish_checkpoint import file_sha256
 from sakbox.utils.state_dict_fit import strip_wrapper_prefixes
 
 from .sak_official_keys import (
@@ -203,7 +203,7 @@ def convert_sak_official_file(src: str, dst: str, stage: Optional[int] = None,
                                 teacher_names=teacher_names,
                                 official_teacher_order=official_teacher_order,
                                 allow_unmapped=allow_unmapped)
-    ckpt['meta']['source_sha256'] = _sha256(src)
+    ckpt['meta']['source_sha256'] = file_sha256(src)
     os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
     tmp = dst + '.tmp'
     torch.save(ckpt, tmp)
@@ -228,11 +228,3 @@ def check_sak_file_with_config(config: str, checkpoint: str) -> None:
     """
     from sakbox.apis import init_model
     init_model(config, checkpoint, cfg_options={'model.build_teachers_for_test': False})
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            h.update(chunk)
-    return h.hexdigest()
