@@ -23,7 +23,6 @@ from sakbox.utils.cli import (
     load_cfg,
 )
 from sakbox.utils.eval_model_cfg import prepare_model_cfg_for_test
-from sakbox.utils.mmcv_ops_shim import apply_mmcv_ops_shim
 from sakbox.utils.state_dict_fit import StateDictFit
 
 from .inference import load_model_weights
@@ -94,7 +93,7 @@ def run_train(config: str, launcher: str = 'none', **options) -> Runner:
     A bad ``load_from`` / ``--resume`` file fails before the Runner builds
     datasets and models (:func:`sakbox.utils.cli.check_training_checkpoint`).
     ``mmcv_ops_shim = True`` (in the file or ``--cfg-options``) installs the
-    mmcv.ops shim before the model is built (:mod:`sakbox.utils.mmcv_ops_shim`).
+    mmcv.ops shim when the config is loaded (:func:`sakbox.utils.cli.load_cfg`).
 
     Args:
         config: The config file.
@@ -108,7 +107,6 @@ def run_train(config: str, launcher: str = 'none', **options) -> Runner:
     init_cpu_distributed(launcher)
     cfg = build_train_cfg(config, launcher=launcher, **options)
     check_training_checkpoint(cfg)
-    apply_mmcv_ops_shim(cfg)
     runner = build_runner(cfg)
     runner.train()
     return runner
@@ -171,7 +169,7 @@ def run_test(config: str, checkpoint: str, non_strict: bool = False, launcher: s
     unwrapped model strictly (a :class:`~sakbox.utils.CheckpointMismatchError`
     when it does not fit) or, with ``non_strict``, what fits with a warning;
     ``Runner.test()`` never re-initialises weights, so these are the ones evaluated.
-    ``mmcv_ops_shim = True`` installs the mmcv.ops shim before the model is built.
+    ``mmcv_ops_shim = True`` installs the mmcv.ops shim when the config is loaded.
 
     Args:
         config: The config file.
@@ -189,7 +187,6 @@ def run_test(config: str, checkpoint: str, non_strict: bool = False, launcher: s
     init_cpu_distributed(launcher)
     cfg = build_test_cfg(config, checkpoint, launcher=launcher, **options)
     check_checkpoint_file(checkpoint)  # an unreadable file fails before the build
-    apply_mmcv_ops_shim(cfg)
     runner = Runner.from_cfg(cfg)
     fit = load_model_weights(runner.model, checkpoint, strict=not non_strict,
                              logger=runner.logger)

@@ -124,6 +124,7 @@ def load_cfg(args: argparse.Namespace,
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
         check_renamed_types(cfg, args.config)
+        apply_mmcv_ops_shim(cfg)  # `--cfg-options mmcv_ops_shim=True` opts in too
         fit_dataloader_workers(cfg)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
