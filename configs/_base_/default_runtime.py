@@ -32,6 +32,10 @@ env_cfg = dict(
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
     dist_cfg=dict(backend='nccl'),
 )
+# CPU runs keep freed tensor memory for the next step instead of unmapping it
+# (sakbox.utils.cpu_malloc; 'default' leaves glibc as it is). A top-level key, not in
+# env_cfg: MMEngine's strategies pass env_cfg on as keyword arguments.
+cpu_malloc = 'retain'
 
 vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
 visualizer = dict(type='MultiTaskVisualizer', vis_backends=vis_backends, name='visualizer')

@@ -28,6 +28,7 @@ from sakbox.utils.benchmark import (
     synchronize,
 )
 from sakbox.utils.cli import load_config
+from sakbox.utils.cpu_malloc import apply_cpu_malloc
 from sakbox.utils.pretrained import disable_pretrained
 from sakbox.utils.setup_env import adapt_cfg_to_device, enable_amp
 
@@ -276,6 +277,8 @@ def benchmark_precision(cfg: Config, precision: str, device: torch.device, iters
         ``peak_ratio``, ``phase_seconds``, ``peak_memory_bytes``, ...).
     """
     batch_size = int(cfg.train_dataloader.batch_size)
+    # As tools/train.py: cpu_malloc = 'retain' keeps freed memory on CPUs.
+    malloc_retained = device.type == 'cpu' and apply_cpu_malloc(cfg)
     torch.manual_seed(seed)
     model, optim_wrapper = build_model_and_optim(cfg, device)
     root = dataset_root(cfg)
@@ -283,7 +286,7 @@ def benchmark_precision(cfg: Config, precision: str, device: torch.device, iters
     params = sum(p.numel() for n, p in model.named_parameters() if not n.startswith('teachers.'))
     result: Dict[str, object] = dict(precision=precision, batch_size=batch_size, params=params,
                                      optim_wrapper=cfg.optim_wrapper.get('type', 'OptimWrapper'),
-                                     synthetic=use_synthetic)
+                                     synthetic=use_synthetic, malloc_retained=malloc_retained)
     if 'teacher_precision' in cfg.model:
         result['teacher_precision'] = cfg.model.teacher_precision
     if use_synthetic:

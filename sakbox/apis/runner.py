@@ -22,6 +22,7 @@ from sakbox.utils.cli import (
     check_training_checkpoint,
     load_cfg,
 )
+from sakbox.utils.cpu_malloc import apply_cpu_malloc
 from sakbox.utils.eval_model_cfg import prepare_model_cfg_for_test
 from sakbox.utils.state_dict_fit import StateDictFit
 
@@ -107,6 +108,7 @@ def run_train(config: str, launcher: str = 'none', **options) -> Runner:
     init_cpu_distributed(launcher)
     cfg = build_train_cfg(config, launcher=launcher, **options)
     check_training_checkpoint(cfg)
+    apply_cpu_malloc(cfg)
     runner = build_runner(cfg)
     runner.train()
     return runner
@@ -187,6 +189,7 @@ def run_test(config: str, checkpoint: str, non_strict: bool = False, launcher: s
     init_cpu_distributed(launcher)
     cfg = build_test_cfg(config, checkpoint, launcher=launcher, **options)
     check_checkpoint_file(checkpoint)  # an unreadable file fails before the build
+    apply_cpu_malloc(cfg)
     runner = Runner.from_cfg(cfg)
     fit = load_model_weights(runner.model, checkpoint, strict=not non_strict,
                              logger=runner.logger)
