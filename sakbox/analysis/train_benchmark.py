@@ -277,8 +277,8 @@ def benchmark_precision(cfg: Config, precision: str, device: torch.device, iters
         ``peak_ratio``, ``phase_seconds``, ``peak_memory_bytes``, ...).
     """
     batch_size = int(cfg.train_dataloader.batch_size)
-    # As tools/train.py: cpu_malloc = 'retain' keeps freed memory on CPUs.
-    malloc_retained = device.type == 'cpu' and apply_cpu_malloc(cfg)
+    # As tools/train.py: cpu_malloc = 'retain' keeps freed memory (runs without CUDA).
+    malloc_retained = apply_cpu_malloc(cfg)
     torch.manual_seed(seed)
     model, optim_wrapper = build_model_and_optim(cfg, device)
     root = dataset_root(cfg)
