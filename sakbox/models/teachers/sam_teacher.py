@@ -17,6 +17,7 @@ from .base_teacher import (
     IMAGENET_STD_255,
     BaseTeacher,
 )
+from .sam_rel_pos_attention import REL_POS_ATTN_MODES, use_blocked_rel_pos_attention
 
 
 def resize_longest_side_and_pad(x: Tensor, long_side: int) -> Tensor:
@@ -98,6 +99,11 @@ class SAMTeacher(BaseTeacher):
             ``input_norm='teacher'``; default timm ``pretrained_cfg`` x 255 (SAM uses
             the ImageNet statistics).
         model_kwargs (dict, optional): Extra ``timm.create_model`` kwargs.
+        rel_pos_attn (str): How the attentions with SAM's relative-position bias
+            run. ``'blocked'`` (default): by query blocks, without materialising the
+            (B * heads, N, N) bias (faster and smaller; equal to timm's to float
+            rounding); ``'timm'``: timm's own forward, bit for bit. See
+            :mod:`sakbox.models.teachers.sam_rel_pos_attention`.
     """
 
     def __init__(self,
@@ -112,8 +118,12 @@ class SAMTeacher(BaseTeacher):
                  input_norm: str = DEFAULT_INPUT_NORM,
                  mean: Optional[Sequence[float]] = None,
                  std: Optional[Sequence[float]] = None,
-                 model_kwargs: Optional[dict] = None) -> None:
+                 model_kwargs: Optional[dict] = None,
+                 rel_pos_attn: str = 'blocked') -> None:
         super().__init__(input_mean=input_mean, input_std=input_std, input_norm=input_norm)
+        if rel_pos_attn not in REL_POS_ATTN_MODES:
+            raise ValueError(f'SAMTeacher: rel_pos_attn must be one of {REL_POS_ATTN_MODES}, '
+                             f'got {rel_pos_attn!r}')
         import timm
         self.arch = arch
         self.long_side = int(long_side)
@@ -137,6 +147,8 @@ class SAMTeacher(BaseTeacher):
         out_indices = resolve_out_indices(out_indices, len(self.model.blocks))
         # prune_norm drops the neck (SAM's "norm"), as the official does.
         self.model.prune_intermediate_layers(out_indices, prune_norm=True, prune_head=True)
+        self.rel_pos_attn = rel_pos_attn
+        use_blocked_rel_pos_attention(self.model, rel_pos_attn)
         cfg = self.model.pretrained_cfg
         mean, std = self.resolve_stats(mean, std, cfg.get('mean', (0.485, 0.456, 0.406)),
                                   cfg.get('std', (0.229, 0.224, 0.225)))
