@@ -6,5 +6,5 @@
 #       configs/sak/sak_vit-tiny-lighthead_1xb4-600it_synthetic-nyud-96x128.py --seeds 0 1 2
 _base_ = ['./sak_vit-tiny_1xb4-600it_synthetic-nyud-96x128.py']
 model = dict(
-    decode_heads=dict(_delete_=True, type='SAKLightHead', fuse_stride=8, kernel_size=3,
-                      depthwise=True, num_refine=1))
+    decode_heads=dict(_delete_=True, type='SAKLightHead', fusion='sum', num_context=1,
+                      fuse_stride=4, kernel_size=3, depthwise=True, num_refine=0))
