@@ -17,10 +17,9 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
-from torch.utils.flop_counter import FlopCounterMode
 
 from sakbox.registry import MODELS
-from sakbox.utils.benchmark import count_flops, count_params, format_table
+from sakbox.utils.benchmark import count_flops, count_params, flop_counter, format_table
 from sakbox.utils.eval_model_cfg import prepare_model_cfg_for_test
 from sakbox.utils.pretrained import disable_pretrained
 from sakbox.utils.sizes import to_hw
@@ -171,7 +170,7 @@ def model_complexity(model: nn.Module, shape: Sequence[int]) -> ComplexityReport
     root = type(model).__name__
     # count_flops gives the total as every benchmark tool counts it; the outer counter
     # sees the same operations (dispatch modes nest) and attributes them to modules.
-    attribution = FlopCounterMode(display=False)
+    attribution = flop_counter()
     with torch.no_grad(), attribution:
         total = count_flops(lambda t: model(t, mode='tensor'), x)['forward']
     counts = attribution.get_flop_counts()

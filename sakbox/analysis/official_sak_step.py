@@ -27,7 +27,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from sakbox.utils.benchmark import peak_memory_bytes, reset_peak_memory
+from sakbox.utils.benchmark import flop_counter, peak_memory_bytes, reset_peak_memory
 
 __all__ = ['OFFICIAL_FILES', 'OFFICIAL_NYUD_TASKS', 'check_official_root', 'import_official',
            'no_pretrained_weights', 'build_official_step', 'official_batch',
@@ -289,7 +289,7 @@ def benchmark_official_step(root: str, batch_size: int = 2, size: Tuple[int, int
 
     flops = None
     if count_flops:
-        probe.counter = FlopCounterMode(display=False)
+        probe.counter = flop_counter()
         with probe.counter:
             flops = step()['flops']
         probe.counter = None

@@ -21,6 +21,7 @@ from mmengine.registry import DefaultScope
 from torch.utils.flop_counter import FlopCounterMode
 
 from sakbox.utils.benchmark import (
+    flop_counter,
     full_precision_step,
     measure_gemm_peak,
     peak_memory_bytes,
@@ -304,7 +305,7 @@ def benchmark_precision(cfg: Config, precision: str, device: torch.device, iters
     # FLOPs of one real step, untimed (the counter adds overhead) and in fp32: the
     # count does not depend on the precision, and the counter cannot follow SAM's
     # einsum under inference mode + autocast (see full_precision_step).
-    probe.counter = FlopCounterMode(display=False)
+    probe.counter = flop_counter()
     with full_precision_step(model, optim_wrapper), probe.counter:
         flops = probe.run(model, batches[0], optim_wrapper)['flops']
     probe.counter = None

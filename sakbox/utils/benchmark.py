@@ -13,10 +13,58 @@ import time
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
 _PROC_STATUS = '/proc/self/status'
 _PROC_CLEAR_REFS = '/proc/self/clear_refs'
+
+
+def _as_4d(shape) -> tuple:
+    """(B, H, N, D) of an attention operand's shape ((B, N, D) gets H = 1)."""
+    shape = tuple(shape)
+    return (1, ) * (4 - len(shape)) + shape
+
+
+def _cpu_flash_attention_flops(query, key, value, *args, **kwargs) -> int:
+    """FLOPs of ``aten._scaled_dot_product_flash_attention_for_cpu`` (shapes in)."""
+    return sdpa_flop_count(_as_4d(query), _as_4d(key), _as_4d(value))
+
+
+def _cpu_flash_attention_backward_flops(grad_out, query, key, value, *args, **kwargs) -> int:
+    """FLOPs of ``aten._scaled_dot_product_flash_attention_for_cpu_backward``."""
+    return sdpa_backward_flop_count(_as_4d(grad_out), _as_4d(query), _as_4d(key),
+                                    _as_4d(value))
+
+
+def _cpu_attention_flop_formulas() -> dict:
+    """Formulas for the CPU fused-attention kernels, which torch's counter does not know.
+
+    torch counts the CUDA flash / efficient / cuDNN attention kernels but not the CPU
+    flash kernel that ``scaled_dot_product_attention`` dispatches to on the CPU, so
+    without these a CPU count leaves out every attention's matrix work (and differs
+    from the CUDA count of the same step). The formulas are torch's own SDPA ones.
+    """
+    ops = torch.ops.aten
+    formulas = {}
+    for name, formula in (('_scaled_dot_product_flash_attention_for_cpu',
+                           _cpu_flash_attention_flops),
+                          ('_scaled_dot_product_flash_attention_for_cpu_backward',
+                           _cpu_flash_attention_backward_flops)):
+        if hasattr(ops, name):
+            formulas[getattr(ops, name)] = formula
+    return formulas
+
+
+def flop_counter() -> FlopCounterMode:
+    """A ``FlopCounterMode`` (no display) that also counts the CPU fused attention.
+
+    Every benchmark tool counts with this, so CPU and CUDA counts of the same work
+    agree.
+
+    Returns:
+        FlopCounterMode: The counter, to be used as a context manager.
+    """
+    return FlopCounterMode(display=False, custom_mapping=_cpu_attention_flop_formulas())
 
 
 def synchronize(device: Union[str, torch.device]) -> None:
@@ -155,7 +203,7 @@ def count_flops(fn: Callable, *args, backward: bool = False, **kwargs) -> Dict[s
     Returns:
         Dict[str, float]: ``forward``, ``backward`` (0 without) and ``total``.
     """
-    counter = FlopCounterMode(display=False)
+    counter = flop_counter()
     with counter:
         out = fn(*args, **kwargs)
         forward = float(counter.get_total_flops())

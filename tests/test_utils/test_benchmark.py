@@ -33,6 +33,22 @@ def test_count_flops_linear_forward_and_backward_exact(batch, cin, cout):
     assert layer.weight.grad is not None and x.grad.shape == x.shape
 
 
+@pytest.mark.parametrize('shape', [(2, 3, 10, 8), (6, 12, 8)])  # (B, H, N, D) and (B, N, D)
+def test_count_flops_counts_the_cpu_fused_attention_as_its_matmuls(shape):
+    """CPU SDPA (flash kernel) counts as q k^T + p v, and its backward as torch's
+    SDPA backward formula: the same as the explicit attention's matmuls."""
+    q = torch.randn(*shape, requires_grad=True)
+    fused = count_flops(lambda t: nn.functional.scaled_dot_product_attention(t, t, t), q,
+                        backward=True)
+    explicit = count_flops(lambda t: torch.softmax(t @ t.transpose(-2, -1), -1) @ t, q,
+                           backward=True)
+    n, d = shape[-2:]
+    maps = shape[0] * (shape[1] if len(shape) == 4 else 1)
+    assert fused['forward'] == explicit['forward'] == 2 * 2 * maps * n * n * d
+    assert fused['backward'] == 2.5 * fused['forward']
+    assert explicit['backward'] == 2 * explicit['forward']  # no recomputation of q k^T
+
+
 def test_count_flops_backward_needs_a_grad_output():
     with pytest.raises(ValueError, match='requires grad'):
         count_flops(lambda t: t * 2, torch.randn(2), backward=True)
