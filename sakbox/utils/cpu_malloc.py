@@ -13,7 +13,9 @@ turns glibc's mmap path off (``M_MMAP_MAX = 0``) and never trims the heap
 (``M_TRIM_THRESHOLD = SIZE_MAX``), so freed blocks are reused by the next step.
 Freed blocks stay resident, and those no later request fits raise the peak:
 ``configs/sak_nyud.py``'s fp32 step went from 9.06 to 10.80 GiB peak RSS on that
-machine (bf16: 7.54 to 9.00 GiB), in runs an hour apart. ``'default'`` leaves the
+machine (bf16: 7.54 to 9.00 GiB), in runs an hour apart, with timm's SAM attention;
+with the SAM teacher's blocked attention (no dense 1.6 GB bias per block) the retained
+fp32 step peaked at 9.02 GiB, under the official code's 9.46. ``'default'`` leaves the
 allocator as it is. It only applies to runs without CUDA (on GPUs the host
 allocations are small) and is a no-op where the C library is not glibc.
 """
